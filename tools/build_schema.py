@@ -38,76 +38,206 @@ _NUMBERED = (
     + [f"Trade: type {i}" for i in range(1, 8)]
     + [f"Transport: type {i}" for i in range(1, 5)]
 )
-SUITE = ["Unaccompanied", "Family", "Spouse, partner", "Children", "Other_B", "Other_A",
-         "Group of people"]
+SUITE = [
+    "Unaccompanied",
+    "Family",
+    "Spouse, partner",
+    "Children",
+    "Other_B",
+    "Other_A",
+    "Group of people",
+]
 # Levels present in the full Kaggle tables (some are too rare to appear in the samples).
 KNOWN_LEVELS: dict[str, dict[str, list[str]]] = {
     "application": {
         "NAME_CONTRACT_TYPE": ["Cash loans", "Revolving loans"],
         "CODE_GENDER": ["F", "M", "XNA"],
         "NAME_TYPE_SUITE": SUITE,
-        "NAME_INCOME_TYPE": ["Working", "State servant", "Commercial associate", "Pensioner",
-                             "Unemployed", "Student", "Businessman", "Maternity leave"],
-        "NAME_EDUCATION_TYPE": ["Secondary / secondary special", "Higher education",
-                                "Incomplete higher", "Lower secondary", "Academic degree"],
-        "NAME_FAMILY_STATUS": ["Married", "Single / not married", "Civil marriage", "Separated",
-                               "Widow", "Unknown"],
-        "NAME_HOUSING_TYPE": ["House / apartment", "With parents", "Municipal apartment",
-                              "Rented apartment", "Office apartment", "Co-op apartment"],
+        "NAME_INCOME_TYPE": [
+            "Working",
+            "State servant",
+            "Commercial associate",
+            "Pensioner",
+            "Unemployed",
+            "Student",
+            "Businessman",
+            "Maternity leave",
+        ],
+        "NAME_EDUCATION_TYPE": [
+            "Secondary / secondary special",
+            "Higher education",
+            "Incomplete higher",
+            "Lower secondary",
+            "Academic degree",
+        ],
+        "NAME_FAMILY_STATUS": [
+            "Married",
+            "Single / not married",
+            "Civil marriage",
+            "Separated",
+            "Widow",
+            "Unknown",
+        ],
+        "NAME_HOUSING_TYPE": [
+            "House / apartment",
+            "With parents",
+            "Municipal apartment",
+            "Rented apartment",
+            "Office apartment",
+            "Co-op apartment",
+        ],
         "ORGANIZATION_TYPE": _NUMBERED,
     },
     "bureau": {
         "CREDIT_ACTIVE": ["Closed", "Active", "Sold", "Bad debt"],
         "CREDIT_CURRENCY": ["currency 1", "currency 2", "currency 3", "currency 4"],
-        "CREDIT_TYPE": ["Consumer credit", "Credit card", "Car loan", "Mortgage", "Microloan",
-                        "Loan for business development", "Another type of loan",
-                        "Unknown type of loan", "Loan for working capital replenishment",
-                        "Cash loan (non-earmarked)", "Real estate loan",
-                        "Loan for the purchase of equipment",
-                        "Loan for purchase of shares (margin lending)", "Interbank credit",
-                        "Mobile operator loan"],
+        "CREDIT_TYPE": [
+            "Consumer credit",
+            "Credit card",
+            "Car loan",
+            "Mortgage",
+            "Microloan",
+            "Loan for business development",
+            "Another type of loan",
+            "Unknown type of loan",
+            "Loan for working capital replenishment",
+            "Cash loan (non-earmarked)",
+            "Real estate loan",
+            "Loan for the purchase of equipment",
+            "Loan for purchase of shares (margin lending)",
+            "Interbank credit",
+            "Mobile operator loan",
+        ],
     },
     "bureau_balance": {"STATUS": ["C", "X", "0", "1", "2", "3", "4", "5"]},
     "POS_CASH_balance": {
-        "NAME_CONTRACT_STATUS": ["Active", "Completed", "Signed", "Demand", "Returned to the store",
-                                 "Approved", "Amortized debt", "Canceled", "XNA"],
+        "NAME_CONTRACT_STATUS": [
+            "Active",
+            "Completed",
+            "Signed",
+            "Demand",
+            "Returned to the store",
+            "Approved",
+            "Amortized debt",
+            "Canceled",
+            "XNA",
+        ],
     },
     "credit_card_balance": {
-        "NAME_CONTRACT_STATUS": ["Active", "Completed", "Signed", "Demand", "Sent proposal",
-                                 "Refused", "Approved"],
+        "NAME_CONTRACT_STATUS": [
+            "Active",
+            "Completed",
+            "Signed",
+            "Demand",
+            "Sent proposal",
+            "Refused",
+            "Approved",
+        ],
     },
     "previous_application": {
         "NAME_CONTRACT_TYPE": ["Cash loans", "Consumer loans", "Revolving loans", "XNA"],
         "NAME_CASH_LOAN_PURPOSE": [
-            "XAP", "XNA", "Repairs", "Other", "Urgent needs", "Buying a used car",
-            "Building a house or an annex", "Everyday expenses", "Medicine",
-            "Payments on other loans", "Education", "Journey", "Purchase of electronic equipment",
-            "Buying a new car", "Wedding / gift / holiday", "Buying a home", "Car repairs",
-            "Furniture", "Buying a holiday home / land", "Business development",
-            "Gasification / water supply", "Buying a garage", "Hobby", "Money for a third person",
-            "Refusal to name the goal"],
+            "XAP",
+            "XNA",
+            "Repairs",
+            "Other",
+            "Urgent needs",
+            "Buying a used car",
+            "Building a house or an annex",
+            "Everyday expenses",
+            "Medicine",
+            "Payments on other loans",
+            "Education",
+            "Journey",
+            "Purchase of electronic equipment",
+            "Buying a new car",
+            "Wedding / gift / holiday",
+            "Buying a home",
+            "Car repairs",
+            "Furniture",
+            "Buying a holiday home / land",
+            "Business development",
+            "Gasification / water supply",
+            "Buying a garage",
+            "Hobby",
+            "Money for a third person",
+            "Refusal to name the goal",
+        ],
         "NAME_CONTRACT_STATUS": ["Approved", "Canceled", "Refused", "Unused offer"],
-        "NAME_PAYMENT_TYPE": ["Cash through the bank", "XNA", "Non-cash from your account",
-                              "Cashless from the account of the employer"],
-        "CODE_REJECT_REASON": ["XAP", "HC", "LIMIT", "SCO", "CLIENT", "SCOFR", "XNA", "VERIF",
-                               "SYSTEM"],
+        "NAME_PAYMENT_TYPE": [
+            "Cash through the bank",
+            "XNA",
+            "Non-cash from your account",
+            "Cashless from the account of the employer",
+        ],
+        "CODE_REJECT_REASON": [
+            "XAP",
+            "HC",
+            "LIMIT",
+            "SCO",
+            "CLIENT",
+            "SCOFR",
+            "XNA",
+            "VERIF",
+            "SYSTEM",
+        ],
         "NAME_TYPE_SUITE": SUITE,
         "NAME_CLIENT_TYPE": ["Repeater", "New", "Refreshed", "XNA"],
         "NAME_GOODS_CATEGORY": [
-            "XNA", "Mobile", "Consumer Electronics", "Computers", "Audio/Video", "Furniture",
-            "Photo / Cinema Equipment", "Construction Materials", "Clothing and Accessories",
-            "Auto Accessories", "Jewelry", "Homewares", "Medical Supplies", "Vehicles",
-            "Sport and Leisure", "Gardening", "Other", "Office Appliances", "Tourism", "Medicine",
-            "Direct Sales", "Fitness", "Additional Service", "Education", "Weapon", "Insurance",
-            "House Construction", "Animals"],
+            "XNA",
+            "Mobile",
+            "Consumer Electronics",
+            "Computers",
+            "Audio/Video",
+            "Furniture",
+            "Photo / Cinema Equipment",
+            "Construction Materials",
+            "Clothing and Accessories",
+            "Auto Accessories",
+            "Jewelry",
+            "Homewares",
+            "Medical Supplies",
+            "Vehicles",
+            "Sport and Leisure",
+            "Gardening",
+            "Other",
+            "Office Appliances",
+            "Tourism",
+            "Medicine",
+            "Direct Sales",
+            "Fitness",
+            "Additional Service",
+            "Education",
+            "Weapon",
+            "Insurance",
+            "House Construction",
+            "Animals",
+        ],
         "NAME_PORTFOLIO": ["POS", "Cash", "XNA", "Cards", "Cars"],
         "NAME_PRODUCT_TYPE": ["XNA", "x-sell", "walk-in"],
-        "CHANNEL_TYPE": ["Credit and cash offices", "Country-wide", "Stone", "Regional / Local",
-                         "Contact center", "AP+ (Cash loan)", "Channel of corporate sales",
-                         "Car dealer"],
-        "NAME_SELLER_INDUSTRY": ["XNA", "Consumer electronics", "Connectivity", "Furniture",
-                                 "Construction", "Clothing", "Industry", "Auto technology",
-                                 "Jewelry", "MLM partners", "Tourism"],
+        "CHANNEL_TYPE": [
+            "Credit and cash offices",
+            "Country-wide",
+            "Stone",
+            "Regional / Local",
+            "Contact center",
+            "AP+ (Cash loan)",
+            "Channel of corporate sales",
+            "Car dealer",
+        ],
+        "NAME_SELLER_INDUSTRY": [
+            "XNA",
+            "Consumer electronics",
+            "Connectivity",
+            "Furniture",
+            "Construction",
+            "Clothing",
+            "Industry",
+            "Auto technology",
+            "Jewelry",
+            "MLM partners",
+            "Tourism",
+        ],
         "NAME_YIELD_GROUP": ["XNA", "middle", "high", "low_normal", "low_action"],
     },
 }
@@ -128,17 +258,32 @@ def build(src: Path) -> dict:
     desc = pd.read_csv(src / "HomeCredit_columns_description.csv", encoding="cp1252")
     out: dict = {}
     for table, meta in TABLES.items():
-        frames = [pd.read_csv(src / "head" / f"{table}.csv", dtype=str, keep_default_na=False,
-                              na_values=[""])]
+        frames = [
+            pd.read_csv(
+                src / "head" / f"{table}.csv", dtype=str, keep_default_na=False, na_values=[""]
+            )
+        ]
         sample = src / "random_sample" / f"{table}.csv"
         if sample.exists():
             frames.append(pd.read_csv(sample, dtype=str, keep_default_na=False, na_values=[""]))
         if table == "application_train":
-            frames.append(pd.read_csv(src / "application_train_sample.csv.gz", dtype=str,
-                                      keep_default_na=False, na_values=[""]))
+            frames.append(
+                pd.read_csv(
+                    src / "application_train_sample.csv.gz",
+                    dtype=str,
+                    keep_default_na=False,
+                    na_values=[""],
+                )
+            )
         if table == "application_test":
-            frames.append(pd.read_csv(src / "application_test.csv.gz", dtype=str,
-                                      keep_default_na=False, na_values=[""]))
+            frames.append(
+                pd.read_csv(
+                    src / "application_test.csv.gz",
+                    dtype=str,
+                    keep_default_na=False,
+                    na_values=[""],
+                )
+            )
         df = pd.concat(frames, ignore_index=True)
         group = "application" if table.startswith("application") else table
         known = KNOWN_LEVELS.get(group, {})
@@ -148,8 +293,11 @@ def build(src: Path) -> dict:
             fam = _family(df[c])
             if c == "TARGET":
                 fam = "int"
-            col: dict = {"name": c, "dtype": fam,
-                         "description": str(d.get(c, d.get(c.upper(), ""))).strip()}
+            col: dict = {
+                "name": c,
+                "dtype": fam,
+                "description": str(d.get(c, d.get(c.upper(), ""))).strip(),
+            }
             if fam == "str":
                 seen = [v for v in df[c].dropna().unique()]
                 col["levels"] = sorted(set(seen) | set(known.get(c, [])))
