@@ -34,8 +34,10 @@ def main() -> int:
         fresh = Path(tmp) / "params.yaml"
         compose(fresh, args.overrides)
         if not target.exists() or fresh.read_text() != target.read_text():
-            print("params.yaml is out of date with conf/: run `make params` and commit it",
-                  file=sys.stderr)
+            print(
+                "params.yaml is out of date with conf/: run `make params` and commit it",
+                file=sys.stderr,
+            )
             return 1
     print("params.yaml is up to date")
     return 0
