@@ -587,7 +587,8 @@ def _raise_if(
             if k != column
         ]
         where = f"row {row + 1}" + (f" ({', '.join(ids)})" if ids else "")
-        examples.append(f"{where}: {values[row].as_py()!r}")
+        value = values[row].as_py()
+        examples.append(f"{where}: {'<missing>' if value is None else repr(value)}")
     raise IngestError(path, problem, column=column, examples=examples, n_bad=n_bad)
 
 
@@ -615,17 +616,17 @@ def _to_pandas(table: pa.Table, schema: TableSchema) -> pd.DataFrame:
     nullable_ints = [
         c.name for c in schema.columns if c.dtype == "int" and table.column(c.name).null_count
     ]
-    extra = {
+    nullable = {
         name: table.column(name).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
         for name in nullable_ints
     }
-    rest = table.drop_columns(nullable_ints)
-    frame = rest.to_pandas(
+    # to_pandas gives those columns as float64 first; replacing them in place keeps the Kaggle
+    # column order without re-inserting (they are rare: Kaggle int columns have no nulls).
+    frame = table.to_pandas(
         types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get,
         split_blocks=True,
         self_destruct=True,
     )
-    del rest
-    for name in nullable_ints:
-        frame.insert(schema.column_names.index(name), name, extra[name])
+    for name, values in nullable.items():
+        frame[name] = values
     return frame
