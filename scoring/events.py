@@ -659,10 +659,77 @@ def labelled_events(events: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------
+# Measurement: the per-event cost the API pays (python -m scoring.events bench)
+# --------------------------------------------------------------------------------------------
+def _bench_worker(url: str, journal: str | None, n: int, n_features: int, out: Any) -> None:
+    features = {f"F{j:03d}": 0.123456 * j for j in range(n_features)}
+    store = EventStore.open(url, journal)
+    costs = []
+    for i in range(n):
+        ev = PredictionEvent(
+            request_id=f"{os.getpid()}-{i}",
+            model_version="bench",
+            endpoint="/v1/score",
+            features=features,
+            probability=0.1,
+            decision="approved",
+            threshold=0.3,
+            latency_ms=1.0,
+        )
+        t0 = time.perf_counter()
+        store.record(ev)
+        costs.append(time.perf_counter() - t0)
+    store.close()
+    out.put(costs)
+
+
+def benchmark(
+    workdir: Path, *, n: int = 2000, processes: int = 2, n_features: int = 300
+) -> dict[str, dict[str, float]]:
+    """Per-event ``record`` cost (µs) with ``processes`` writers at once, journal vs synchronous.
+
+    Synchronous = one SQLite ``INSERT`` + ``COMMIT`` (WAL, synchronous=NORMAL) per event: the
+    alternative design. Each writer records ``n`` events of ``n_features`` numeric features.
+    """
+    import multiprocessing as mp
+
+    import numpy as np
+
+    results: dict[str, dict[str, float]] = {}
+    for mode in ("journal", "sync"):
+        db = workdir / f"bench-{mode}.db"
+        url = f"sqlite:///{db}"
+        journal = str(workdir / f"bench-{mode}.journal") if mode == "journal" else None
+        EventStore.open(url, journal, start_flusher=False).close()  # create tables once
+        queue: Any = mp.Queue()
+        procs = [
+            mp.Process(target=_bench_worker, args=(url, journal, n, n_features, queue))
+            for _ in range(processes)
+        ]
+        t0 = time.perf_counter()
+        for p in procs:
+            p.start()
+        costs = np.concatenate([np.asarray(queue.get()) for _ in procs]) * 1e6
+        for p in procs:
+            p.join()
+        wall = time.perf_counter() - t0
+        with EventStore.open(url, None) as check:
+            stored = check.count_events()
+        results[mode] = {
+            "median_us": float(np.median(costs)),
+            "p99_us": float(np.percentile(costs, 99)),
+            "mean_us": float(costs.mean()),
+            "events": float(stored),
+            "wall_s": wall,
+        }
+    return results
+
+
+# --------------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m scoring.events labels --csv labels.csv`` | ``stats`` | ``recover``."""
+    """CLI: ``labels --csv labels.csv`` | ``stats`` | ``recover`` | ``bench``."""
     ap = argparse.ArgumentParser(
         prog="python -m scoring.events", description=__doc__.split("\n")[0]
     )
@@ -676,8 +743,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub.add_parser("stats", help="print event and label counts")
     sub.add_parser("recover", help="replay orphaned journal segments into SQL")
+    bench = sub.add_parser("bench", help="measure the per-event record cost (temporary SQLite)")
+    bench.add_argument("--n", type=int, default=2000, help="events per writer process")
+    bench.add_argument("--processes", type=int, default=2, help="concurrent writers")
+    bench.add_argument("--features", type=int, default=300, help="features per event")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.cmd == "bench":
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            res = benchmark(Path(tmp), n=args.n, processes=args.processes, n_features=args.features)
+        for mode, r in res.items():
+            print(
+                f"{mode:8s} median {r['median_us']:8.1f} µs  p99 {r['p99_us']:8.1f} µs  "
+                f"mean {r['mean_us']:8.1f} µs  stored {int(r['events'])}  wall {r['wall_s']:.1f} s"
+            )
+        return 0
     store = EventStore.open(args.url, start_flusher=False)
     try:
         if args.cmd == "labels":
