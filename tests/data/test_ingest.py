@@ -260,6 +260,19 @@ def test_duplicate_composite_key_in_bureau_balance(raw: Path) -> None:
     assert "row 1: '5000000/0'" in message and "row 2: '5000000/0'" in message
 
 
+@pytest.mark.parametrize("duplicated", [True, False])
+def test_keys_too_far_apart_to_fold_are_still_checked(raw: Path, duplicated: bool) -> None:
+    rows = valid_rows("bureau_balance")
+    rows[0]["SK_ID_BUREAU"] = rows[3]["SK_ID_BUREAU"] = str(2**62)
+    rows[3]["MONTHS_BALANCE"] = "0" if duplicated else "-1"
+    write_csv(raw / "bureau_balance.csv", rows)
+    if duplicated:
+        message = failure(raw)
+        assert "duplicate key" in message and "row 1" in message and "row 4" in message
+    else:
+        assert ingest(raw)["bureau_balance"]["SK_ID_BUREAU"].max() == 2**62
+
+
 def test_missing_column_is_named(raw: Path) -> None:
     rows = valid_rows("bureau")
     header = [c for c in rows[0] if c != "AMT_CREDIT_SUM"]
