@@ -163,3 +163,14 @@ def test_isotonic_calibration_is_monotone() -> None:
     assert out[0] == 0.0 and out[-1] == pytest.approx(0.9)
     with pytest.raises(BundleError):
         Calibration.from_dict({"method": "isotonic", "x": [0.5, 0.1], "y": [0, 1]})
+
+
+def test_single_thread_predict_params_give_the_same_scores(lgb_bundle) -> None:
+    """A server sets num_threads=1 per worker; scores and contributions must not move."""
+    path, df, _ = lgb_bundle
+    b = load_bundle(path)
+    X = b.encode(df)
+    proba, contrib = b.predict_proba(X), b.contributions(X)
+    b.predict_params = {"num_threads": 1}
+    np.testing.assert_array_equal(b.predict_proba(X), proba)
+    np.testing.assert_array_equal(b.contributions(X), contrib)
