@@ -30,6 +30,12 @@ import pandas as pd
 #: Name of the derived fairness attribute built from DAYS_BIRTH.
 AGE_BAND = "AGE_BAND"
 RATE_COLUMNS: tuple[str, ...] = ("approval_rate", "tpr", "fpr", "default_rate")
+RATE_NAMES: dict[str, str] = {
+    "approval_rate": "approval rate",
+    "tpr": "TPR (defaulters refused)",
+    "fpr": "FPR (good clients refused)",
+    "default_rate": "observed default rate",
+}
 DAYS_PER_YEAR = 365.25
 
 
@@ -42,8 +48,9 @@ def age_in_years(days_birth: pd.Series) -> pd.Series:
 def age_band(days_birth: pd.Series, edges: Sequence[int]) -> pd.Series:
     """Age band labels (``"<25"``, ``"25-34"``, ..., ``"65+"``) from ``DAYS_BIRTH``.
 
-    Bands are closed on the left: a client aged exactly 25 is in ``25-34``. A missing birth date
-    gives a missing band (reported as its own ``"missing"`` group by :func:`group_rates`).
+    Bands are closed on the left: a client aged exactly 25 is in ``25-34``. The result is an
+    ordered categorical, so reports list the bands youngest first. A missing birth date gives a
+    missing band (reported as its own ``"missing"`` group by :func:`group_rates`).
     """
     if not edges or any(b <= a for a, b in itertools.pairwise(edges)):
         raise ValueError(f"age band edges must be a non-empty increasing list, got {list(edges)}")
@@ -51,9 +58,7 @@ def age_band(days_birth: pd.Series, edges: Sequence[int]) -> pd.Series:
     names = [f"<{edges[0]}"]
     names += [f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(edges)]
     names.append(f"{edges[-1]}+")
-    years = age_in_years(days_birth)
-    banded = pd.cut(years, bins=bins, labels=names, right=False)
-    return banded.astype("object").where(years.notna(), None)
+    return pd.cut(age_in_years(days_birth), bins=bins, labels=names, right=False)
 
 
 def _rate(numerator: int, denominator: int) -> float:
@@ -65,7 +70,8 @@ def group_rates(y_true: np.ndarray, refused: np.ndarray, groups: pd.Series) -> p
     """Approval rate, TPR, FPR and observed default rate per group (index = group label).
 
     ``y_true`` is 1 for a default, ``refused`` is True when the model refuses. Missing group
-    values form a ``"missing"`` group rather than disappearing from the denominators.
+    values form a ``"missing"`` group rather than disappearing from the denominators. Groups are
+    sorted by name, or kept in category order for an ordered attribute such as age bands.
     """
     y = np.asarray(y_true).astype(np.int64)
     r = np.asarray(refused).astype(bool)
@@ -74,8 +80,14 @@ def group_rates(y_true: np.ndarray, refused: np.ndarray, groups: pd.Series) -> p
     if not np.isin(y, (0, 1)).all():
         raise ValueError("y_true must hold only 0 (repaid) and 1 (default)")
     g = groups.astype("object").where(groups.notna(), "missing").astype(str).to_numpy()
+    present = set(g)
+    if isinstance(groups.dtype, pd.CategoricalDtype):  # e.g. age bands: keep their own order
+        order = [str(c) for c in groups.cat.categories if str(c) in present]
+        order += sorted(present - set(order))
+    else:
+        order = sorted(present)
     rows: list[dict[str, Any]] = []
-    for name in sorted(set(g)):
+    for name in order:
         m = g == name
         yd, rd = y[m], r[m]
         n_default = int(yd.sum())
@@ -201,7 +213,8 @@ def plot_fairness(report: Mapping[str, Any], out: str | Path) -> Path:
         for i, metric in enumerate(RATE_COLUMNS):
             vals = [groups[g][metric] for g in names]
             heights = [math.nan if v is None else v for v in vals]
-            bars = ax.bar(x + (i - 1.5) * width, heights, width, label=metric, color=f"C{i}")
+            offset = (i - (len(RATE_COLUMNS) - 1) / 2) * width
+            bars = ax.bar(x + offset, heights, width, label=RATE_NAMES[metric], color=f"C{i}")
             for bar, g in zip(bars, names, strict=True):
                 if groups[g]["n"] < min_n:
                     bar.set_hatch("//")
@@ -210,9 +223,9 @@ def plot_fairness(report: Mapping[str, Any], out: str | Path) -> Path:
         di_text = "n/a" if di is None else f"{di:.2f}"
         ax.set_title(f"{attr} — disparate impact (approval) {di_text}")
         ax.set_xticks(x, [f"{g}\n(n={groups[g]['n']})" for g in names], fontsize=8)
-        ax.set_ylim(0, 1)
+        ax.set_ylim(0, 1.15)  # headroom for the legend
         ax.grid(axis="y", alpha=0.3)
-    axes[0, 0].legend(ncol=len(RATE_COLUMNS), fontsize=8, loc="upper right")
+    axes[0, 0].legend(ncol=len(RATE_COLUMNS), fontsize=8, loc="upper center")
     fig.tight_layout()
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,8 +24,9 @@ class CardInputs:
 
     ``models`` is ``metrics/models.json`` (one entry per compared model, as a mapping keyed by
     model name or a list of entries with a ``model`` key). ``context`` holds stage facts that
-    are not metrics: ``raw_dir``, ``synthetic``, ``excluded_features``, ``protected``,
-    ``target_definition``, ``n_reasons``.
+    are not metrics: ``raw_dir``, ``synthetic``, ``protected`` (attribute names),
+    ``protected_used`` ({attribute: [model features derived from it]}), ``target_definition``,
+    ``n_reasons``.
     """
 
     bundle: Mapping[str, Any]
@@ -282,7 +283,7 @@ def _explanations(inp: CardInputs) -> list[str]:
 
 def _fairness(inp: CardInputs) -> list[str]:
     fa, ctx = inp.fairness, inp.context
-    excluded = list(ctx.get("excluded_features", []))
+    used: Mapping[str, Sequence[str]] = ctx.get("protected_used", {})
     lines = [
         "## Fairness",
         "",
@@ -292,10 +293,16 @@ def _fairness(inp: CardInputs) -> list[str]:
         f"{count(fa.get('min_group_size'))} clients (flagged below "
         f"{num(fa.get('di_threshold'), 2)}).",
         "",
-        "- **Protected attributes excluded from training:** "
-        + (", ".join(f"`{e}`" for e in excluded) if excluded else "none"),
+        "Protected attributes and the model's features (features whose name contains the"
+        " attribute):",
         "",
     ]
+    for attr, feats in used.items():
+        shown = ", ".join(f"`{f}`" for f in feats)
+        lines.append(
+            f"- `{attr}`: " + (f"used, through {shown}" if feats else "**not used by the model**")
+        )
+    lines.append("")
     for attr in attribute_names(fa):
         a = fa[attr]
         flag = " — **below the flag level**" if a.get("below_di_threshold") else ""

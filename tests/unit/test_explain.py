@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import lightgbm as lgb
@@ -173,19 +174,85 @@ def test_linear_coefficients_table_names_levels_and_orders_by_size() -> None:
     assert table["coefficient"].tolist() == [-1.2, 0.5, 0.3, -0.1]
 
 
-def test_figures_are_written(lgb_bundle, tmp_path: Path) -> None:
+PARAMS = """
+seed: 7
+data: {raw_dir: data/raw}
+explain:
+  top_n: 3
+  max_rows: 400
+  n_reasons: 4
+  protected: [CODE_GENDER, DAYS_BIRTH, NAME_FAMILY_STATUS]
+  fairness:
+    attributes: [CODE_GENDER, AGE_BAND, NAME_FAMILY_STATUS]
+    age_edges: [30, 50]
+    min_group_size: 20
+    di_threshold: 0.8
+"""
+
+
+def test_stage_writes_figures_metrics_top_features_and_card(lgb_bundle, tmp_path: Path) -> None:
+    """The whole stage on a tiny hand-made pipeline state (as dvc.yaml calls it)."""
     pytest.importorskip("shap")
-    from scoring.explain import plot_shap_summary
+    from stages.explain import main
 
     bundle, df = lgb_bundle
-    X = bundle.encode(df.head(100))
-    bar, bee = plot_shap_summary(
-        bundle.contributions(X),
-        X,
-        bundle.feature_names,
-        bundle.labels,
-        bundle.categorical_levels,
-        bar_path=tmp_path / "bar.png",
-        beeswarm_path=tmp_path / "bee.png",
+    rng = np.random.default_rng(5)
+    n_holdout = 200
+    split = df[["SK_ID_CURR", "TARGET"]].assign(
+        subset=["train"] * (len(df) - n_holdout) + ["holdout"] * n_holdout
     )
-    assert bar.stat().st_size > 1000 and bee.stat().st_size > 1000
+    app = df[["SK_ID_CURR", "CODE_GENDER"]].assign(
+        DAYS_BIRTH=-rng.integers(20 * 365, 70 * 365, len(df)),
+        NAME_FAMILY_STATUS=rng.choice(["Married", "Single / not married"], len(df)),
+    )
+    (tmp_path / "params.yaml").write_text(PARAMS)
+    df.to_parquet(tmp_path / "features.parquet")
+    split.to_parquet(tmp_path / "split.parquet")
+    app.to_parquet(tmp_path / "app.parquet")
+    test_metrics = {"auc": 0.81, "business_cost": 321.0, "brier": 0.1, "approval_rate": 0.7}
+    (tmp_path / "test.json").write_text(json.dumps(test_metrics))
+    (tmp_path / "cv.json").write_text(json.dumps({"auc_mean": 0.8, "n_folds": 3}))
+    (tmp_path / "models.json").write_text(json.dumps({"lightgbm": {"auc": 0.81}}))
+    out = tmp_path / "out"
+    args = {
+        "params": tmp_path / "params.yaml",
+        "bundle": bundle.root,
+        "features": tmp_path / "features.parquet",
+        "split": tmp_path / "split.parquet",
+        "application": tmp_path / "app.parquet",
+        "test-metrics": tmp_path / "test.json",
+        "cv-metrics": tmp_path / "cv.json",
+        "models-metrics": tmp_path / "models.json",
+        "explain-metrics": out / "explain.json",
+        "fairness-metrics": out / "fairness.json",
+        "importance": out / "shap_importance.csv",
+        "reasons": out / "reason_codes.csv",
+        "coefficients": out / "linear_coefficients.csv",
+        "top-features": out / "top_features.json",
+        "shap-bar": out / "fig" / "shap_bar.png",
+        "shap-beeswarm": out / "fig" / "shap_beeswarm.png",
+        "fairness-figure": out / "fig" / "fairness.png",
+        "model-card": out / "model_card.md",
+    }
+    main([x for k, v in args.items() for x in (f"--{k}", str(v))])
+
+    for key in ("shap-bar", "shap-beeswarm", "fairness-figure"):
+        assert args[key].read_bytes()[:4] == b"\x89PNG"
+    metrics = json.loads(args["explain-metrics"].read_text())
+    assert metrics["n_holdout"] == n_holdout and metrics["n_train"] == len(df) - n_holdout
+    assert metrics["contribution_sum_max_abs_error"] < 1e-9
+    top = json.loads(args["top-features"].read_text())
+    assert top["features"][0] == "EXT_SOURCE_2" and len(top["features"]) == 3
+    assert top["labels"]["EXT_SOURCE_2"] == LABELS["EXT_SOURCE_2"]
+    fairness = json.loads(args["fairness-metrics"].read_text())
+    assert fairness["n"] == n_holdout
+    assert set(fairness["AGE_BAND"]["groups"]) <= {"<30", "30-49", "50+"}
+    assert sum(g["n"] for g in fairness["CODE_GENDER"]["groups"].values()) == n_holdout
+    reasons = pd.read_csv(args["reasons"])
+    holdout_ids = set(split.loc[split["subset"] == "holdout", "SK_ID_CURR"])
+    assert set(reasons["SK_ID_CURR"]) <= holdout_ids and (reasons["contribution"] > 0).all()
+    card = args["model-card"].read_text()
+    assert bundle.model_version in card
+    assert f"**{bundle.threshold:.3f}**" in card
+    assert "| ROC AUC | 0.810 |" in card
+    assert "External credit score (source 2)" in card

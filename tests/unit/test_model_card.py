@@ -94,7 +94,7 @@ def _inputs() -> CardInputs:
         context={
             "synthetic": True,
             "raw_dir": "data/raw",
-            "excluded_features": [],
+            "protected_used": {"CODE_GENDER": ["CODE_GENDER"], "NAME_FAMILY_STATUS": []},
             "protected": ["CODE_GENDER"],
             "n_reasons": 4,
             "target_definition": "Client with payment difficulties.",
@@ -123,6 +123,8 @@ def test_card_reports_the_artefacts_numbers() -> None:
     assert "| M | 1,400 | 60.5 % |" in card
     assert "synthetic data" in card and "not real clients" in card
     assert "External credit score (source two)" in card
+    assert "- `CODE_GENDER`: used, through `CODE_GENDER`" in card
+    assert "- `NAME_FAMILY_STATUS`: **not used by the model**" in card
     for heading in (
         "Intended use",
         "Data",
