@@ -1,0 +1,209 @@
+"""The history engine: one generic, lazy, multi-threaded aggregator for every spec block.
+
+Written against the Narwhals lazy API, so the *same* code builds a Polars plan (the default:
+parquet is scanned lazily, only the needed columns are read, and the plan runs on Polars'
+multi-threaded streaming engine) or a DuckDB / PySpark / Dask plan when the caller hands in
+frames of that backend (``nw.from_native(spark_df)``). Nothing here is Polars-specific except
+:func:`scan_parquet_tables` and the ``engine="streaming"`` hint in :func:`collect_polars`.
+
+Plan for one block (``HistoryBlock``):
+
+1. project the needed raw columns; numbers become Float64 (NaN → null), sentinels → null;
+2. left-join each child block (already aggregated on the join key) and fill its
+   zero-when-empty features with 0 (a bureau credit without monthly rows has 0 such rows);
+3. add the derived row-level columns (in spec order, so later ones can use earlier ones);
+4. for every subset, filter (``where``) or keep the ``last`` N rows per key
+   (``rank(method="min", descending=True)`` over the ``by`` column: ties are all kept, so the
+   result does not depend on row order), then ``group_by(key).agg(...)`` with plain
+   aggregations — the form every backend runs fastest;
+5. left-join the subsets onto the block's keys and fill zero-when-empty features with 0.
+
+Why filter-then-group rather than one pass with masked columns: measured on a 13.6 M-row
+installments table (docs/features.md), it is the faster and leaner of the two on Polars.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import narwhals.stable.v2 as nw
+import polars as pl
+
+from scoring.features import expr as ex
+from scoring.features.spec import ALL, FeatureDef, FeatureSpec, HistoryBlock
+from scoring.schema import table_schema
+
+logger = logging.getLogger(__name__)
+
+_POLARS_DTYPES: dict[str, type[pl.DataType]] = {
+    "int": pl.Int64,
+    "float": pl.Float64,
+    "str": pl.String,
+}
+_RANK = "__rank__"
+
+
+def empty_frame(table: str) -> pl.LazyFrame:
+    """A 0-row frame with the table's Kaggle columns and dtypes ("no history for anyone")."""
+    schema = table_schema(table)
+    return pl.LazyFrame(schema={c.name: _POLARS_DTYPES[c.dtype] for c in schema.columns})
+
+
+def scan_parquet_tables(directory: Path, tables: set[str]) -> dict[str, nw.LazyFrame[Any]]:
+    """Lazily scan ``<directory>/<table>.parquet``; a missing file means no history at all."""
+    out: dict[str, nw.LazyFrame[Any]] = {}
+    for table in sorted(tables):
+        path = directory / f"{table}.parquet"
+        if path.is_file():
+            out[table] = nw.from_native(pl.scan_parquet(path))
+        else:
+            logger.warning("%s not found: every client gets the no-history values for it", path)
+            out[table] = nw.from_native(empty_frame(table))
+    return out
+
+
+def client_features(spec: FeatureSpec, frames: Mapping[str, Any]) -> dict[str, nw.LazyFrame[Any]]:
+    """Lazy per-client feature frames, one per client-level block, keyed by ``SK_ID_CURR``.
+
+    ``frames`` maps table names to native or Narwhals frames of any supported backend; tables
+    that are absent count as empty. Only blocks whose key is ``SK_ID_CURR`` are returned; the
+    others are joined into their parents.
+    """
+    lazy = {t: _as_lazy(f, t) for t, f in frames.items()}
+    built: dict[str, nw.LazyFrame[Any]] = {}
+    for block in spec.blocks:  # children come first
+        source = lazy.get(block.table)
+        if source is None:
+            source = nw.from_native(empty_frame(block.table))
+        built[block.name] = aggregate_block(
+            block, source, {j.block: built[j.block] for j in block.joins}, spec
+        )
+    return {b.name: built[b.name] for b in spec.client_blocks}
+
+
+def _as_lazy(frame: Any, table: str) -> nw.LazyFrame[Any]:
+    obj = frame if isinstance(frame, nw.LazyFrame | nw.DataFrame) else nw.from_native(frame)
+    if isinstance(obj, nw.DataFrame):
+        obj = obj.lazy()
+    missing = sorted(set(table_schema(table).column_names) - set(obj.collect_schema().names()))
+    if missing:
+        raise ValueError(f"history table {table} lacks column(s) {missing}")
+    return obj
+
+
+def aggregate_block(
+    block: HistoryBlock,
+    source: nw.LazyFrame[Any],
+    children: Mapping[str, nw.LazyFrame[Any]],
+    spec: FeatureSpec,
+) -> nw.LazyFrame[Any]:
+    """Key + the block's features (Float64), one row per key present in ``source``."""
+    rows = _prepare(block, source)
+    for join in block.joins:
+        child = spec.block(join.block)
+        rows = rows.join(children[join.block], on=join.on, how="left")
+        zero = [f.name for f in child.features if f.empty_value == 0.0]
+        if zero:
+            rows = rows.with_columns(*(nw.col(c).fill_null(0.0) for c in zero))
+    rows = _with_derived(rows, block)
+    by_subset: dict[str, list[FeatureDef]] = {}
+    for f in block.features:
+        by_subset.setdefault(str(f.subset), []).append(f)
+    key = block.key
+    if ALL in by_subset:
+        result = rows.group_by(key).agg(*(_agg(f) for f in by_subset[ALL]))
+    else:
+        result = rows.select(key).unique()
+    for sub in block.subsets:
+        if sub.name == ALL or sub.name not in by_subset:
+            continue
+        if sub.where is not None:
+            part = rows.filter(ex.to_narwhals(sub.where) == 1)
+        else:
+            rank = nw.col(str(sub.by)).rank(method="min", descending=True).over(key)
+            part = rows.with_columns(rank.alias(_RANK)).filter(nw.col(_RANK) <= sub.last)
+        agg = part.group_by(key).agg(*(_agg(f) for f in by_subset[sub.name]))
+        result = result.join(agg, on=key, how="left")
+    return result.select(
+        nw.col(key),
+        *(
+            nw.col(f.name).cast(nw.Float64).fill_null(0.0)
+            if f.empty_value == 0.0
+            else nw.col(f.name).cast(nw.Float64)
+            for f in block.features
+        ),
+    )
+
+
+def _prepare(block: HistoryBlock, source: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """Project, type (Float64 numbers, null for NaN and sentinels) — the spec's row semantics."""
+    schema = table_schema(block.table)
+    keys = {block.key, *(j.on for j in block.joins)}
+    sentinels = dict(block.sentinels)
+    exprs = []
+    for name in block.raw_columns:
+        dtype = schema.column(name).dtype
+        col = nw.col(name)
+        if name in keys:
+            exprs.append(col.cast(nw.Int64))
+            continue
+        if dtype == "str":
+            exprs.append(col.cast(nw.String))
+            continue
+        col = col.cast(nw.Float64)
+        if dtype == "float":
+            col = col.fill_nan(None)
+        if name in sentinels:
+            col = nw.when(col != sentinels[name]).then(col)
+        exprs.append(col.alias(name))
+    return source.select(*exprs)
+
+
+def _with_derived(rows: nw.LazyFrame[Any], block: HistoryBlock) -> nw.LazyFrame[Any]:
+    """Derived columns in dependency order; one ``with_columns`` per batch of independent ones."""
+    batch: list[nw.Expr] = []
+    names: set[str] = set()
+    for d in block.derived:
+        if ex.columns(d.node) & names:
+            rows = rows.with_columns(*batch)
+            batch, names = [], set()
+        batch.append(ex.to_narwhals(d.node).cast(nw.Float64).alias(d.name))
+        names.add(d.name)
+    return rows.with_columns(*batch) if batch else rows
+
+
+def _agg(f: FeatureDef) -> nw.Expr:
+    col = nw.col(str(f.column))
+    if f.agg == "min":
+        out = col.min()
+    elif f.agg == "max":
+        out = col.max()
+    elif f.agg == "mean":
+        out = col.mean()
+    elif f.agg == "sum":
+        out = col.sum()
+    elif f.agg == "var":
+        out = col.var(ddof=1)
+    elif f.agg == "count":
+        out = col.count()
+    elif f.agg == "nunique":
+        out = col.n_unique() - col.is_null().any().cast(nw.Int64)
+    elif f.agg == "share":
+        out = (col == f.level).fill_null(value=False).cast(nw.Float64).mean()
+    else:  # pragma: no cover - the spec parser only lets known aggregations through
+        raise ValueError(f"unknown aggregation {f.agg!r}")
+    return out.alias(f.name)
+
+
+def collect_polars(frame: nw.LazyFrame[Any], *, streaming: bool = True) -> pl.DataFrame:
+    """Run a plan and return a Polars frame (Polars plans use the streaming engine)."""
+    if frame.implementation is nw.Implementation.POLARS:
+        native: pl.DataFrame = frame.to_native().collect(
+            engine="streaming" if streaming else "in-memory"
+        )
+        return native
+    result: pl.DataFrame = frame.collect(backend="polars").to_native()
+    return result
