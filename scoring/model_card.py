@@ -224,6 +224,9 @@ def _explanations(inp: CardInputs) -> list[str]:
         "taken only from features that push toward refusal, strongest first, each with the",
         "human-readable label the bundle carries.",
         "",
+        f"Label audit (`scoring/labels.py`): {count(ex.get('n_label_issues'))} feature labels"
+        " still need work (empty, only the column name, coding notes, too long or shared).",
+        "",
         "Global importance on the holdout (mean |contribution|):",
         "",
     ]

@@ -34,6 +34,7 @@ from scoring import explain as ex
 from scoring.bundle import Bundle, load_bundle
 from scoring.config import load_params, section, setup_logging
 from scoring.fairness import AGE_BAND, age_band, fairness_report, plot_fairness
+from scoring.labels import audit_labels
 from scoring.model_card import CardInputs, render_model_card
 from scoring.schema import APPLICATION_TRAIN, table_schema
 
@@ -128,7 +129,11 @@ def explain_holdout(
     reasons = ex.refusal_reasons(bundle, X, contrib, rows[ID].tolist(), proba, k=p.n_reasons)
     n_refused = int((proba >= bundle.threshold).sum())
     summary = ex.reason_summary(reasons, n_refused)
+    label_issues = audit_labels(bundle.labels)
+    for issue in label_issues[:10]:
+        log.warning("label of %s: %s (%r)", issue.feature, issue.problem, issue.label)
     facts: dict[str, Any] = {
+        "n_label_issues": len(label_issues),
         "n_explained": len(rows),
         "n_refused_explained": n_refused,
         "reasons_per_refused_mean": len(reasons) / n_refused if n_refused else 0.0,

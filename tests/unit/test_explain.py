@@ -241,6 +241,7 @@ def test_stage_writes_figures_metrics_top_features_and_card(lgb_bundle, tmp_path
     metrics = json.loads(args["explain-metrics"].read_text())
     assert metrics["n_holdout"] == n_holdout and metrics["n_train"] == len(df) - n_holdout
     assert metrics["contribution_sum_max_abs_error"] < 1e-9
+    assert metrics["n_label_issues"] == 0
     top = json.loads(args["top-features"].read_text())
     assert top["features"][0] == "EXT_SOURCE_2" and len(top["features"]) == 3
     assert top["labels"]["EXT_SOURCE_2"] == LABELS["EXT_SOURCE_2"]
@@ -256,3 +257,60 @@ def test_stage_writes_figures_metrics_top_features_and_card(lgb_bundle, tmp_path
     assert f"**{bundle.threshold:.3f}**" in card
     assert "| ROC AUC | 0.810 |" in card
     assert "External credit score (source 2)" in card
+
+
+# --------------------------------------------------------------------------------------------
+# Labels (scoring/labels.py): every feature gets a label an officer can read to a client
+# --------------------------------------------------------------------------------------------
+def test_label_refinement_removes_dictionary_artefacts_and_shared_labels() -> None:
+    from scoring.labels import audit_labels, refine_labels
+
+    raw = {
+        "FLAG_PHONE": "Did client provide home phone (1=YES, 0=NO)",
+        "FLAG_OWN_CAR": "Flag if the client owns a car",
+        "REG_REGION_NOT_LIVE_REGION": "Flag if client's permanent address does not match contact "
+        "address (1=different, 0=same, at region level)",
+        "REG_CITY_NOT_LIVE_CITY": "Flag if client's permanent address does not match contact "
+        "address",
+        "LIVE_CITY_NOT_WORK_CITY": "Flag if client's contact address does not match work address",
+        "LIVE_REGION_NOT_WORK_REGION": "Flag if client's contact address does not match work "
+        "address",
+        "AMT_CREDIT": "",
+        "AGE_YEARS": "Age (years)",
+    }
+    problems = {(i.feature, i.problem.split(" as ")[0]) for i in audit_labels(raw)}
+    assert ("FLAG_PHONE", "data-dictionary coding note left in") in problems
+    assert ("AMT_CREDIT", "empty label") in problems
+    assert ("LIVE_REGION_NOT_WORK_REGION", "same label") in problems
+    assert not any(f == "AGE_YEARS" for f, _ in problems)
+
+    refined = refine_labels(raw)
+    assert list(refined) == list(raw)  # same features, same order
+    assert refined["FLAG_PHONE"] == "Home phone provided"
+    assert refined["FLAG_OWN_CAR"] == "Client owns a car"
+    assert refined["REG_REGION_NOT_LIVE_REGION"].endswith("contact address (region level)")
+    assert refined["LIVE_CITY_NOT_WORK_CITY"].endswith("work address (city)")
+    assert refined["LIVE_REGION_NOT_WORK_REGION"].endswith("work address (region)")
+    assert refined["AGE_YEARS"] == "Age (years)"
+    # an empty label falls back to words, and the audit still says it is only the column name
+    assert refined["AMT_CREDIT"] == "Amt credit"
+    assert [i.feature for i in audit_labels(refined)] == ["AMT_CREDIT"]
+
+
+def test_every_feature_of_the_spec_has_a_real_label() -> None:
+    """Every feature the spec generates gets a non-empty, distinct label that is not its name."""
+    spec_module = pytest.importorskip("scoring.features.spec")
+    from scoring.labels import audit_labels, refine_labels
+
+    conf = Path(__file__).resolve().parents[2] / "conf" / "features" / "default.yaml"
+    if not conf.is_file():
+        pytest.skip(f"{conf} not present")
+    spec = spec_module.load_spec(conf)
+    labels = refine_labels({f.name: f.label for f in spec.features})
+    assert len(labels) == len(spec.features) > 100
+    bad = [
+        i
+        for i in audit_labels(labels)
+        if not i.problem.startswith("longer than")  # long labels: reported to the spec owner
+    ]
+    assert bad == []

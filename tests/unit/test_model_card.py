@@ -72,6 +72,7 @@ def _inputs() -> CardInputs:
             "n_holdout": 4000,
             "holdout_default_rate": 0.08,
             "n_refused_explained": 760,
+            "n_label_issues": 3,
             "share_refused_with_protected_reason": 0.25,
             "top": [
                 {
@@ -123,6 +124,7 @@ def test_card_reports_the_artefacts_numbers() -> None:
     assert "| M | 1,400 | 60.5 % |" in card
     assert "synthetic data" in card and "not real clients" in card
     assert "External credit score (source two)" in card
+    assert "Label audit (`scoring/labels.py`): 3 feature labels" in card
     assert "- `CODE_GENDER`: used, through `CODE_GENDER`" in card
     assert "- `NAME_FAMILY_STATUS`: **not used by the model**" in card
     for heading in (
