@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import json
 import logging
 import math
 import os
@@ -190,10 +191,25 @@ def ingest(raw_dir: Path) -> dict[str, pd.DataFrame]:
 
 
 def write_table_parquet(frame: pd.DataFrame, path: Path) -> Path:
-    """Write one frame atomically (temp file + rename): a crash never leaves half a table."""
+    """Write one frame atomically (temp file + rename): a crash never leaves half a table.
+
+    pandas records a ``string`` column in the parquet metadata without its storage, so a plain
+    ``pd.read_parquet`` rebuilds it as Python objects: for bureau_balance's 28 M STATUS values
+    that measured 17.7 s and 1.6 GB instead of 3.7 s and 0.25 GB. Recording ``string[pyarrow]``
+    (the storage ingest produced) keeps the ``string`` dtype and the fast path for every reader.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = table.schema.pandas_metadata
+    arrow_backed = {
+        name for name, dtype in frame.dtypes.items() if getattr(dtype, "storage", "") == "pyarrow"
+    }
+    for column in meta["columns"]:
+        if column["name"] in arrow_backed:
+            column["numpy_type"] = "string[pyarrow]"
+    table = table.replace_schema_metadata({b"pandas": json.dumps(meta).encode("utf-8")})
     tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp, compression="zstd")
+    pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
     return path
 
@@ -257,7 +273,7 @@ def _check_header(path: Path, found: Sequence[str], schema: TableSchema) -> None
         raise IngestError(
             path,
             f"missing required column(s) of {schema.name}: {shown}{hint}",
-            column=missing[0] if len(missing) == 1 else ", ".join(missing[:10]),
+            column=missing[0] if len(missing) == 1 else None,  # else: listed above
         )
     if extra:
         logger.warning(

@@ -208,6 +208,9 @@ def test_write_parquet_round_trips_all_tables(raw: Path, tmp_path: Path) -> None
     for table, path in paths.items():
         back = pd.read_parquet(path)
         assert_typed(back, table)
+        storages = {str(c): getattr(d, "storage", None) for c, d in back.dtypes.items()}
+        storages = {c: s for c, s in storages.items() if back[c].dtype == "string"}
+        assert set(storages.values()) <= {"pyarrow"}, (table, storages)  # no object per cell
         pd.testing.assert_frame_equal(back, frames[table], check_dtype=False)
 
 
