@@ -14,6 +14,7 @@ positive contribution always pushes the calibrated probability toward refusal.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -213,18 +214,40 @@ def reason_summary(reasons: pd.DataFrame, n_refused: int) -> pd.DataFrame:
     )
 
 
-def protected_features(feature_names: Iterable[str], protected: Iterable[str]) -> list[str]:
-    """Model features derived from a protected attribute (the attribute name appears in them).
+def protected_features(
+    feature_names: Iterable[str],
+    protected: Iterable[str],
+    expressions: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Model features derived from a protected attribute.
 
-    Name matching is what the feature spec allows: generated names embed their source column
-    (``{TABLE}_{SUBSET}_{COLUMN}_{AGG}``), so ``DAYS_BIRTH`` also catches ratios built on it.
+    A feature qualifies when its name contains the attribute (generated names embed their
+    source column, e.g. ``NAME_FAMILY_STATUS_FREQ``) or when its spec expression reads it
+    (``AGE_YEARS = -DAYS_BIRTH / 365.25``); ``expressions`` maps derived features to their
+    expression text (:func:`derived_expressions`).
     """
     attrs = [a.upper() for a in protected]
-    return [f for f in feature_names if any(a in f.upper() for a in attrs)]
+    exprs = {k: v.upper() for k, v in (expressions or {}).items()}
+    patterns = [re.compile(rf"\b{re.escape(a)}\b") for a in attrs]
+    return [
+        f
+        for f in feature_names
+        if any(a in f.upper() for a in attrs)
+        or (f in exprs and any(p.search(exprs[f]) for p in patterns))
+    ]
+
+
+def derived_expressions(spec: Any) -> dict[str, str]:
+    """``{feature: expression text}`` of the spec's derived application and cross features."""
+    derived = [*spec.application.derived, *spec.cross]
+    return {str(d.name): str(d.text) for d in derived}
 
 
 def share_with_protected_reason(
-    reasons: pd.DataFrame, protected: Iterable[str], n_refused: int
+    reasons: pd.DataFrame,
+    protected: Iterable[str],
+    n_refused: int,
+    expressions: Mapping[str, str] | None = None,
 ) -> float:
     """Share of refused applicants told, among their reasons, a protected attribute.
 
@@ -233,7 +256,7 @@ def share_with_protected_reason(
     """
     if n_refused == 0:
         return 0.0
-    flagged = set(protected_features(reasons["feature"].unique(), protected))
+    flagged = set(protected_features(reasons["feature"].unique(), protected, expressions))
     hit = reasons.loc[reasons["feature"].isin(flagged), ID].nunique()
     return float(hit) / n_refused
 

@@ -167,7 +167,7 @@ def _performance(inp: CardInputs) -> list[str]:
         lines += ["", "Compared models (same folds, same metrics):", ""]
         keys = [
             k
-            for k in ("auc", "auc_mean", "business_cost", "business_cost_mean")
+            for k in ("auc", "auc_mean", "business_cost", "business_cost_mean", "cost_per_client")
             if any(k in e for _, e in entries)
         ]
         lines += _table(

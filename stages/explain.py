@@ -7,7 +7,8 @@ applicant, fairness by protected attribute at the bundle's threshold, the top-N 
 for the drift stage, and ``docs/model_card.md`` rendered from all of it.
 
     python -m stages.explain --params params.yaml --bundle models/bundle \
-        --features data/features/train.parquet --split data/split/split.parquet \
+        --features data/features/train.parquet --feature-spec data/features/features.yaml \
+        --split data/split/split.parquet \
         --application data/interim/application_train.parquet --test-metrics metrics/test.json \
         --cv-metrics metrics/cv.json --models-metrics metrics/models.json \
         --explain-metrics metrics/explain.json --fairness-metrics metrics/fairness.json \
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from scoring import explain as ex
 from scoring.bundle import Bundle, load_bundle
@@ -115,7 +117,7 @@ def _records(frame: pd.DataFrame, columns: Sequence[str], n: int) -> list[dict[s
 
 
 def explain_holdout(
-    bundle: Bundle, rows: pd.DataFrame, p: ExplainParams
+    bundle: Bundle, rows: pd.DataFrame, p: ExplainParams, expressions: Mapping[str, str]
 ) -> tuple[dict[str, Any], dict[str, pd.DataFrame], np.ndarray]:
     """Contributions, ranking and reason codes of the holdout rows.
 
@@ -138,7 +140,7 @@ def explain_holdout(
         "n_refused_explained": n_refused,
         "reasons_per_refused_mean": len(reasons) / n_refused if n_refused else 0.0,
         "share_refused_with_protected_reason": ex.share_with_protected_reason(
-            reasons, p.protected, n_refused
+            reasons, p.protected, n_refused, expressions
         ),
         "contribution_sum_max_abs_error": sum_error,
         "top": _records(importance, ["rank", "feature", "label", "share"], p.top_n),
@@ -161,6 +163,20 @@ def coefficient_table(bundle: Bundle) -> tuple[pd.DataFrame, str]:
         "set the model to `logistic` to serve it and get its coefficient table here."
     )
     return pd.DataFrame(columns=["feature", "level", "label", "coefficient"]), note
+
+
+def read_expressions(path: str) -> dict[str, str]:
+    """Derived-feature expressions of the resolved spec (``features.yaml`` of the features stage).
+
+    They tell which features are computed from a protected attribute (``AGE_YEARS`` from
+    ``DAYS_BIRTH``), which the feature names alone do not say.
+    """
+    from scoring.features import load_spec  # polars & co: only this stage needs them
+
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or "spec" not in data:
+        raise ValueError(f"{path}: not a resolved feature spec (no 'spec' key)")
+    return ex.derived_expressions(load_spec(data["spec"], where=f"{path}: spec"))
 
 
 def _read_json(path: str | None) -> Any:
@@ -190,6 +206,7 @@ def main(argv: list[str] | None = None) -> None:
         "params",
         "bundle",
         "features",
+        "feature-spec",
         "split",
         "application",
         "test-metrics",
@@ -217,7 +234,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = ex.sample_rows(holdout, p.max_rows, p.seed)
     log.info("explaining %d of %d holdout clients", len(rows), len(holdout))
 
-    facts, tables, contrib = explain_holdout(bundle, rows, p)
+    expressions = read_expressions(args.feature_spec)
+    facts, tables, contrib = explain_holdout(bundle, rows, p, expressions)
     train_y = split.loc[split["subset"] == "train", TARGET]
     facts |= {
         "n_train": len(train_y),
@@ -269,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     _write_json(args.explain_metrics, metrics)
     _write_json(args.fairness_metrics, fairness)
 
-    used = {a: ex.protected_features(bundle.feature_names, [a]) for a in p.protected}
+    used = {a: ex.protected_features(bundle.feature_names, [a], expressions) for a in p.protected}
     card = render_model_card(
         CardInputs(
             bundle=bundle.meta,

@@ -133,10 +133,16 @@ def test_reason_summary_and_protected_share(lgb_bundle) -> None:
     told_gender = reasons.loc[reasons["feature"] == "CODE_GENDER", "SK_ID_CURR"].nunique()
     share = share_with_protected_reason(reasons, ["CODE_GENDER"], n_refused)
     assert share == pytest.approx(told_gender / n_refused)
+    names = ["CODE_GENDER", "NAME_FAMILY_STATUS_FREQ", "AGE_YEARS", "EXT_SOURCE_2", "DAYS_X"]
+    # by name, or because the spec computes the feature from the attribute
+    exprs = {"AGE_YEARS": "-DAYS_BIRTH / 365.25", "DAYS_X": "DAYS_BIRTHDAY_GIFT + 1"}
     assert protected_features(
-        ["CODE_GENDER", "APP_DAYS_EMPLOYED_TO_DAYS_BIRTH", "EXT_SOURCE_2"],
-        ["code_gender", "DAYS_BIRTH"],
-    ) == ["CODE_GENDER", "APP_DAYS_EMPLOYED_TO_DAYS_BIRTH"]
+        names, ["code_gender", "NAME_FAMILY_STATUS", "DAYS_BIRTH"], exprs
+    ) == [
+        "CODE_GENDER",
+        "NAME_FAMILY_STATUS_FREQ",
+        "AGE_YEARS",
+    ]
 
 
 def test_holdout_rows_keep_only_holdout_clients_and_fail_on_orphans() -> None:
@@ -206,6 +212,14 @@ def test_stage_writes_figures_metrics_top_features_and_card(lgb_bundle, tmp_path
         NAME_FAMILY_STATUS=rng.choice(["Married", "Single / not married"], len(df)),
     )
     (tmp_path / "params.yaml").write_text(PARAMS)
+    spec = {  # a resolved feature spec: one derived feature computed from DAYS_BIRTH
+        "version": 1,
+        "label_template": "{column} ({agg}) — {table}{subset}",
+        "agg_labels": {a: a for a in ("min", "max", "mean", "sum", "var", "count", "nunique")}
+        | {"share": "share"},
+        "application": {"derived": {"INSTAL_DPD_MEAN": {"expr": "-DAYS_BIRTH", "label": "x"}}},
+    }
+    (tmp_path / "features.yaml").write_text(json.dumps({"spec": spec}))
     df.to_parquet(tmp_path / "features.parquet")
     split.to_parquet(tmp_path / "split.parquet")
     app.to_parquet(tmp_path / "app.parquet")
@@ -218,6 +232,7 @@ def test_stage_writes_figures_metrics_top_features_and_card(lgb_bundle, tmp_path
         "params": tmp_path / "params.yaml",
         "bundle": bundle.root,
         "features": tmp_path / "features.parquet",
+        "feature-spec": tmp_path / "features.yaml",
         "split": tmp_path / "split.parquet",
         "application": tmp_path / "app.parquet",
         "test-metrics": tmp_path / "test.json",
@@ -257,6 +272,9 @@ def test_stage_writes_figures_metrics_top_features_and_card(lgb_bundle, tmp_path
     assert f"**{bundle.threshold:.3f}**" in card
     assert "| ROC AUC | 0.810 |" in card
     assert "External credit score (source 2)" in card
+    # the spec says INSTAL_DPD_MEAN is computed from DAYS_BIRTH: the card must say so
+    assert "- `DAYS_BIRTH`: used, through `INSTAL_DPD_MEAN`" in card
+    assert "- `NAME_FAMILY_STATUS`: **not used by the model**" in card
 
 
 # --------------------------------------------------------------------------------------------
