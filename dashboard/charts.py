@@ -8,14 +8,16 @@ Why these choices:
 - The palette is Okabe-Ito (colour-blind safe); marks that carry meaning are dark enough to
   keep 3:1 against white, and every text mark is black.
 - Every chart gets a ``description`` (its accessible name in the SVG); the page adds a caption
-  and a summary sentence or table next to it (1.1.1).
+  and a summary sentence or table next to it (1.1.1). Labels and rules that only repeat what the
+  description says are hidden from screen readers (``aria=False``), so a screen reader does not
+  read out "y_text: 60; mid: 0.0327" for every annotation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 import altair as alt
 import pandas as pd
@@ -49,6 +51,9 @@ REFUSED_TINT = "#F7D9C4"
 TEXT_COLOR = "#000000"
 
 CHART_WIDTH: Final = "container"
+#: Fit the width to the page but keep the declared plot height: Streamlit's default "fit" would
+#: squeeze the plot to make room for the axes, and a short gauge would lose its labels.
+AUTOSIZE = alt.AutoSizeParams(type="fit-x", contains="padding")
 
 
 def _decision_color() -> alt.Color:
@@ -86,18 +91,28 @@ def gauge_chart(
             "end": [threshold, domain_max],
             "label": ["Approved below the limit", "Refused at or above"],
             "mid": [threshold / 2, (threshold + domain_max) / 2],
+            "y": [40.0, 40.0],
+            "y2": [80.0, 80.0],
+            "y_text": [60.0, 60.0],
         }
     )
+    # Vertical positions are data units on a hidden 0–100 scale, so the layout keeps its
+    # proportions at any chart height (pixel values get squeezed when Streamlit sizes the view).
     x_scale = alt.Scale(domain=[0, domain_max], nice=False, clamp=True)
-    x_axis = alt.Axis(format="%", title="Estimated risk of default", labelFontSize=12)
+    y_scale = alt.Scale(domain=[0, 100])
+    x_axis = alt.Axis(format="%", title="Estimated risk of default", orient="bottom", grid=False)
+
+    def y(field: str) -> alt.Y:
+        return alt.Y(f"{field}:Q", scale=y_scale, axis=None)
+
     band = (
         alt.Chart(zones)
-        .mark_rect(stroke=TEXT_COLOR, strokeWidth=0.5)
+        .mark_rect(stroke=TEXT_COLOR, strokeWidth=0.5, aria=False)
         .encode(
             x=alt.X("start:Q", scale=x_scale, axis=x_axis),
             x2="end:Q",
-            y=alt.value(18),
-            y2=alt.value(58),
+            y=y("y"),
+            y2="y2:Q",
             color=alt.Color(
                 "zone:N",
                 scale=alt.Scale(
@@ -110,49 +125,85 @@ def gauge_chart(
     )
     zone_text = (
         alt.Chart(zones)
-        .mark_text(fontSize=12, color=TEXT_COLOR, baseline="middle")
-        .encode(x=alt.X("mid:Q", scale=x_scale), y=alt.value(38), text="label:N")
+        .mark_text(fontSize=12, color=TEXT_COLOR, baseline="middle", aria=False)
+        .encode(x=alt.X("mid:Q", scale=x_scale), y=y("y_text"), text="label:N")
     )
-    marks = pd.DataFrame(
+    client_x = min(probability, domain_max)
+
+    def align(x: float) -> Literal["left", "center", "right"]:
+        """Labels near an edge are anchored inward so they are never cut off."""
+        if x < 0.15 * domain_max:
+            return "left"
+        return "right" if x > 0.85 * domain_max else "center"
+
+    limit = pd.DataFrame(
         {
-            "x": [threshold, min(probability, domain_max)],
-            "what": ["limit", "client"],
-            "text": [
-                f"Our limit {format_percent(threshold)}",
-                f"This client {format_percent(probability)}",
-            ],
+            "x": [threshold],
+            "y": [30.0],
+            "y2": [90.0],
+            "y_text": [92.0],
+            "text": [f"Our limit {format_percent(threshold)}"],
+        }
+    )
+    client = pd.DataFrame(
+        {
+            "x": [client_x],
+            "y": [30.0],
+            "y_text": [8.0],
+            "text": [f"This client {format_percent(probability)}"],
         }
     )
     limit_rule = (
-        alt.Chart(marks[marks["what"] == "limit"])
-        .mark_rule(color=TEXT_COLOR, strokeWidth=2, strokeDash=[6, 3])
-        .encode(x=alt.X("x:Q", scale=x_scale), y=alt.value(8), y2=alt.value(68))
+        alt.Chart(limit)
+        .mark_rule(color=TEXT_COLOR, strokeWidth=2, strokeDash=[6, 3], aria=False)
+        .encode(x=alt.X("x:Q", scale=x_scale), y=y("y"), y2="y2:Q")
     )
     limit_text = (
-        alt.Chart(marks[marks["what"] == "limit"])
-        .mark_text(color=TEXT_COLOR, fontSize=12, dy=0, align="center", baseline="bottom")
-        .encode(x=alt.X("x:Q", scale=x_scale), y=alt.value(7), text="text:N")
+        alt.Chart(limit)
+        .mark_text(
+            color=TEXT_COLOR, fontSize=12, align=align(threshold), baseline="bottom", aria=False
+        )
+        .encode(x=alt.X("x:Q", scale=x_scale), y=y("y_text"), text="text:N")
     )
     client_mark = (
-        alt.Chart(marks[marks["what"] == "client"])
-        .mark_point(shape="triangle-up", size=260, filled=True, color=TEXT_COLOR, opacity=1)
+        alt.Chart(client)
+        .mark_point(
+            shape="triangle-up", size=220, filled=True, color=TEXT_COLOR, opacity=1, aria=False
+        )
         .encode(
             x=alt.X("x:Q", scale=x_scale),
-            y=alt.value(68),
+            y=y("y"),
             tooltip=[alt.Tooltip("text:N", title="Risk")],
         )
     )
     client_text = (
-        alt.Chart(marks[marks["what"] == "client"])
-        .mark_text(color=TEXT_COLOR, fontSize=13, fontWeight="bold", baseline="top")
-        .encode(x=alt.X("x:Q", scale=x_scale), y=alt.value(80), text="text:N")
+        alt.Chart(client)
+        .mark_text(
+            aria=False,
+            color=TEXT_COLOR,
+            fontSize=13,
+            fontWeight="bold",
+            align=align(client_x),
+            baseline="middle",
+        )
+        .encode(x=alt.X("x:Q", scale=x_scale), y=y("y_text"), text="text:N")
     )
-    return alt.LayerChart(
-        layer=[band, zone_text, limit_rule, limit_text, client_mark, client_text],
-        width=CHART_WIDTH,
-        height=110,
-        description=description,
+    return _readable(
+        alt.LayerChart(
+            layer=[band, zone_text, limit_rule, limit_text, client_mark, client_text],
+            width=CHART_WIDTH,
+            autosize=AUTOSIZE,
+            height=130,
+            description=description,
+        )
     )
+
+
+def _readable(chart: alt.LayerChart) -> alt.LayerChart:
+    """Black axis and legend text at readable sizes (the default grey is below 4.5:1)."""
+    return chart.configure_axis(
+        labelColor=TEXT_COLOR, titleColor=TEXT_COLOR, labelFontSize=12, titleFontSize=13
+    ).configure_legend(labelColor=TEXT_COLOR, titleColor=TEXT_COLOR)
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,9 +227,18 @@ def contributions_chart(bars: Sequence[ContributionBar], description: str) -> al
     )
     order = frame.sort_values("contribution", ascending=False)["label"].tolist()
     y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=320, labelFontSize=12))
+    # Room on both sides for the "raises risk" / "lowers risk" words at the bar ends.
+    low = min(0.0, float(frame["contribution"].min()) if len(frame) else 0.0)
+    high = max(0.0, float(frame["contribution"].max()) if len(frame) else 0.0)
+    pad = 0.45 * max(high - low, 1e-6)
+    x_scale = alt.Scale(domain=[low - (pad if low < 0 else 0), high + (pad if high > 0 else 0)])
     base = alt.Chart(frame).encode(
         y=y,
-        x=alt.X("contribution:Q", title="Effect on the risk (log-odds; right = raises the risk)"),
+        x=alt.X(
+            "contribution:Q",
+            title="Effect on the risk (log-odds; right = raises the risk)",
+            scale=x_scale,
+        ),
         tooltip=[
             alt.Tooltip("label:N", title="Information"),
             alt.Tooltip("direction:N", title="Effect"),
@@ -199,21 +259,28 @@ def contributions_chart(bars: Sequence[ContributionBar], description: str) -> al
     # right-aligned before one that goes left), so the chart reads without colour.
     text_right = (
         base.transform_filter("datum.contribution > 0")
-        .mark_text(color=TEXT_COLOR, fontSize=12, align="left", dx=4)
+        .mark_text(color=TEXT_COLOR, fontSize=12, align="left", dx=4, aria=False)
         .encode(text="direction:N")
     )
     text_left = (
         base.transform_filter("datum.contribution <= 0")
-        .mark_text(color=TEXT_COLOR, fontSize=12, align="right", dx=-4)
+        .mark_text(color=TEXT_COLOR, fontSize=12, align="right", dx=-4, aria=False)
         .encode(text="direction:N")
     )
-    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(color=TEXT_COLOR).encode(x="x:Q")
+    zero = (
+        alt.Chart(pd.DataFrame({"x": [0.0]}))
+        .mark_rule(color=TEXT_COLOR, aria=False)
+        .encode(x="x:Q")
+    )
     height = max(120, 34 * len(bars))
-    return alt.LayerChart(
-        layer=[bars_mark, text_right, text_left, zero],
-        width=CHART_WIDTH,
-        height=height,
-        description=description,
+    return _readable(
+        alt.LayerChart(
+            layer=[bars_mark, text_right, text_left, zero],
+            width=CHART_WIDTH,
+            autosize=AUTOSIZE,
+            height=height,
+            description=description,
+        )
     )
 
 
@@ -273,10 +340,22 @@ def distribution_chart(
         )
         layers.append(
             alt.Chart(marker)
-            .mark_text(color=TEXT_COLOR, fontSize=13, fontWeight="bold", align="left", dx=5, dy=-4)
+            .mark_text(
+                color=TEXT_COLOR,
+                fontSize=13,
+                fontWeight="bold",
+                align="left",
+                dx=5,
+                dy=-4,
+                aria=False,
+            )
             .encode(x="x:Q", y=alt.value(10), text="text:N")
         )
-    return alt.LayerChart(layer=layers, width=CHART_WIDTH, height=240, description=description)
+    return _readable(
+        alt.LayerChart(
+            layer=layers, width=CHART_WIDTH, autosize=AUTOSIZE, height=240, description=description
+        )
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -323,7 +402,13 @@ def scatter_chart(
         )
         layers.append(
             alt.Chart(me)
-            .mark_text(color=TEXT_COLOR, fontSize=13, fontWeight="bold", align="left", dx=12)
+            .mark_text(
+                color=TEXT_COLOR, fontSize=13, fontWeight="bold", align="left", dx=12, aria=False
+            )
             .encode(x=f"{x}:Q", y=f"{y}:Q", text="text:N")
         )
-    return alt.LayerChart(layer=layers, width=CHART_WIDTH, height=340, description=description)
+    return _readable(
+        alt.LayerChart(
+            layer=layers, width=CHART_WIDTH, autosize=AUTOSIZE, height=340, description=description
+        )
+    )

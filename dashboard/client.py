@@ -90,11 +90,25 @@ class Score:
 
 
 @dataclass(frozen=True)
+class FeatureValue:
+    """One model feature of a known client, next to the known-client population."""
+
+    feature: str
+    label: str
+    kind: str
+    value: Any
+    population_median: Any
+    population_percentile: float | None  # share of known clients below (0–1)
+
+
+@dataclass(frozen=True)
 class ClientDetail:
+    """A known client: score, readable descriptive facts (``info``) and model features."""
+
     sk_id_curr: int
     score: Score
     info: dict[str, Any]
-    summary: dict[str, Any] = field(default_factory=dict)
+    features: list[FeatureValue] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -115,6 +129,9 @@ class Explanation:
 @dataclass(frozen=True)
 class SimilarGroup:
     criteria: dict[str, Any]
+    description: str
+    count: int
+    approval_rate: float | None
     items: list[ClientRow]
 
 
@@ -122,12 +139,16 @@ class SimilarGroup:
 class Population:
     feature: str
     label: str
+    kind: str
     group: str
     n: int
+    n_missing: int
     edges: list[float]
     counts: list[int]
+    levels: list[str] | None
     quantiles: dict[str, float]
     client_value: Any
+    client_percentile: float | None  # share of the group below the client (0–1)
 
 
 @dataclass(frozen=True)
@@ -135,6 +156,8 @@ class FeatureInfo:
     name: str
     label: str
     kind: str
+    levels: list[str] | None = None
+    importance_rank: int | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,14 +230,29 @@ def parse_score(body: Mapping[str, Any]) -> Score:
     )
 
 
+def _share(percentile: Any) -> float | None:
+    """The API's percentiles are 0–100 (share below + half the ties); the dashboard uses 0–1."""
+    return None if percentile is None else float(percentile) / 100.0
+
+
+def parse_feature_value(item: Mapping[str, Any]) -> FeatureValue:
+    feature = str(_require(item, "feature", "a client feature"))
+    return FeatureValue(
+        feature=feature,
+        label=str(item.get("label") or feature),
+        kind=str(item.get("kind", "numeric")),
+        value=item.get("value"),
+        population_median=item.get("population_median"),
+        population_percentile=_share(item.get("population_percentile")),
+    )
+
+
 def parse_client_detail(body: Mapping[str, Any]) -> ClientDetail:
-    score_body = body.get("score", body)
-    info = body.get("info", body.get("application", body.get("features", {}))) or {}
     return ClientDetail(
         sk_id_curr=int(_require(body, "sk_id_curr", "the client")),
-        score=parse_score(score_body),
-        info=dict(info),
-        summary=dict(body.get("summary") or {}),
+        score=parse_score(_require(body, "score", "the client")),
+        info=dict(body.get("info") or {}),
+        features=[parse_feature_value(f) for f in body.get("features") or []],
     )
 
 
@@ -237,7 +275,16 @@ def parse_explanation(body: Mapping[str, Any]) -> Explanation:
 
 def parse_similar(body: Mapping[str, Any]) -> SimilarGroup:
     items = [parse_client_row(i) for i in _require(body, "items", "the similar clients")]
-    return SimilarGroup(criteria=dict(body.get("criteria") or {}), items=items)
+    criteria = dict(body.get("criteria") or {})
+    description = str(criteria.pop("description", "") or "")
+    rate = body.get("approval_rate")
+    return SimilarGroup(
+        criteria={k: v for k, v in criteria.items() if v is not None},
+        description=description,
+        count=int(body.get("count", len(items))),
+        approval_rate=None if rate is None else float(rate),
+        items=items,
+    )
 
 
 def parse_population(body: Mapping[str, Any]) -> Population:
@@ -249,15 +296,20 @@ def parse_population(body: Mapping[str, Any]) -> Population:
     raw_quantiles = body.get("quantiles") or {}
     quantiles = {str(k): float(v) for k, v in raw_quantiles.items() if v is not None}
     feature = str(_require(body, "feature", "the population"))
+    levels = body.get("levels")
     return Population(
         feature=feature,
         label=str(body.get("label") or feature),
+        kind=str(body.get("kind", "numeric")),
         group=str(body.get("group", "all")),
         n=int(body.get("n", sum(counts))),
+        n_missing=int(body.get("n_missing", 0)),
         edges=edges,
         counts=counts,
+        levels=None if levels is None else [str(v) for v in levels],
         quantiles=quantiles,
         client_value=body.get("client_value"),
+        client_percentile=_share(body.get("client_percentile")),
     )
 
 
@@ -270,27 +322,52 @@ def parse_features(body: Any) -> list[FeatureInfo]:
             name=str(i["name"]),
             label=str(i.get("label") or i["name"]),
             kind=str(i.get("kind", "numeric")),
+            levels=None if i.get("levels") is None else [str(v) for v in i["levels"]],
+            importance_rank=None if i.get("importance_rank") is None else int(i["importance_rank"]),
         )
         for i in items
     ]
+
+
+def _json_type(spec: Mapping[str, Any]) -> str:
+    """``integer``, ``number``, ``string`` (enums included) or ``unknown`` for one property."""
+    options = spec.get("anyOf") or spec.get("oneOf") or [spec]
+    for option in options:
+        kind = option.get("type")
+        if kind in {"integer", "number", "string"}:
+            return str(kind)
+        if "enum" in option:
+            return "string"
+    return "unknown"
 
 
 # --------------------------------------------------------------------------------------------
 # Transport
 # --------------------------------------------------------------------------------------------
 def _detail(response: httpx.Response) -> str:
-    """The API's own explanation of a 4xx (Litestar puts it in ``detail``), if any."""
+    """The API's own explanation of a 4xx: its sentence and the faulty fields, if any.
+
+    The API answers ``{"detail": ..., "errors": [{"field", "reason", "source"}]}``; Litestar's
+    default error body uses ``extra`` instead, also understood here.
+    """
     try:
         body = response.json()
     except ValueError:
         return ""
-    if isinstance(body, Mapping):
-        detail = body.get("detail") or body.get("message") or ""
-        extra = body.get("extra")
-        if extra and isinstance(extra, list | dict):
-            return f"{detail} ({extra})" if detail else str(extra)
-        return str(detail)
-    return ""
+    if not isinstance(body, Mapping):
+        return ""
+    detail = str(body.get("detail") or body.get("message") or "")
+    fields = body.get("errors") or body.get("extra") or []
+    parts = []
+    if isinstance(fields, list):
+        for item in fields:
+            if isinstance(item, Mapping):
+                name = item.get("field") or item.get("key") or ""
+                reason = item.get("reason") or item.get("message") or ""
+                parts.append(f"{name}: {reason}" if name else str(reason))
+    if parts:
+        return f"{detail} ({'; '.join(parts)})" if detail else "; ".join(parts)
+    return detail
 
 
 class ApiClient:
@@ -394,7 +471,14 @@ class ApiClient:
             page += 1
 
     def client(self, sk_id_curr: int) -> ClientDetail:
-        body = self._request("GET", f"/v1/clients/{sk_id_curr}", what=f"client {sk_id_curr}")
+        """A known client. ``reasons=always``: an approved client's top risk factors are shown
+        too (the API gives reason codes only for refusals by default)."""
+        body = self._request(
+            "GET",
+            f"/v1/clients/{sk_id_curr}",
+            params={"reasons": "always"},
+            what=f"client {sk_id_curr}",
+        )
         return parse_client_detail(body)
 
     def explanation(self, sk_id_curr: int) -> Explanation:
@@ -429,5 +513,25 @@ class ApiClient:
         return parse_features(self._request("GET", "/v1/features", what="the feature list"))
 
     def score(self, application: Mapping[str, Any]) -> Score:
-        body = self._request("POST", "/v1/score", json=dict(application), what="the new score")
+        """Score one raw application (Kaggle column names) without any credit history."""
+        body = self._request(
+            "POST", "/v1/score", json={"application": dict(application)}, what="the new score"
+        )
         return parse_score(body)
+
+    def application_fields(self) -> dict[str, str]:
+        """Raw application fields ``POST /v1/score`` accepts, with their JSON type.
+
+        Read from the API's own OpenAPI document (``Application`` component), so the what-if
+        request is built from the contract the API enforces (unknown fields are refused, integer
+        fields refuse ``2.0``) rather than from a copy of it in the dashboard.
+        """
+        doc = self._request("GET", "/schema/openapi.json", what="the API description")
+        try:
+            props = doc["components"]["schemas"]["Application"]["properties"]
+        except (KeyError, TypeError) as exc:
+            raise ApiError(
+                "The scoring service's description has no 'Application' schema, so the "
+                "what-if panel cannot build a request."
+            ) from exc
+        return {str(name): _json_type(spec) for name, spec in props.items()}

@@ -138,6 +138,12 @@ def format_years(years: float) -> str:
     return f"{text} year" if text == "1" else f"{text} years"
 
 
+def is_yes_no(feature: str) -> bool:
+    """Kaggle's 0/1 flags: FLAG_*, and the REG_/LIVE_ "... not ..." address checks."""
+    name = feature.upper()
+    return name.startswith("FLAG_") or (name.startswith(("REG_", "LIVE_")) and "_NOT_" in name)
+
+
 def format_feature_value(feature: str, value: object) -> str:
     """A raw application value in words a client understands.
 
@@ -169,7 +175,7 @@ def format_feature_value(feature: str, value: object) -> str:
         return f"{format_years(_years(number))} before the application"
     if name.startswith("AMT_"):
         return format_amount(number)
-    if (name.startswith("FLAG_") or name.startswith("REG_")) and number in {0.0, 1.0}:
+    if is_yes_no(name) and number in {0.0, 1.0}:
         return "yes" if number == 1.0 else "no"
     return format_number(number)
 
@@ -256,8 +262,8 @@ def position_sentence(
 
 
 def decision_counts_sentence(decisions: Sequence[str], group_name: str) -> str:
-    """Summary of the scatter's decision marks: "120 clients shown: 18 refused (15 %), 102
-    approved (85 %)".
+    """Summary of the scatter's decision marks: "All clients: 120 shown, 18 refused (15 %),
+    102 approved (85 %)".
     """
     n = len(decisions)
     if n == 0:
@@ -265,7 +271,8 @@ def decision_counts_sentence(decisions: Sequence[str], group_name: str) -> str:
     refused = sum(1 for d in decisions if d == "refused")
     approved = n - refused
     return (
-        f"{n:,} {group_name} shown: {refused:,} refused ({format_percent(refused / n, 0)}), "
+        f"{group_name[:1].upper()}{group_name[1:]}: {n:,} shown, "
+        f"{refused:,} refused ({format_percent(refused / n, 0)}), "
         f"{approved:,} approved ({format_percent(approved / n, 0)})"
     )
 
@@ -349,3 +356,107 @@ def display_histogram(
     if len(shown) > 1 and shown[0] > shown[-1]:
         return shown[::-1], list(counts)[::-1]
     return shown, list(counts)
+
+
+# --------------------------------------------------------------------------------------------
+# Profile (the readable facts of the client endpoint) and bands
+# --------------------------------------------------------------------------------------------
+def band_label(band_id: str | None) -> str:
+    """A band id of the API as words: ``lt_100k`` → "under 100k", ``30_39`` → "30 to 39",
+    ``ge_60`` → "60 and over". Unknown shapes are shown as they are.
+    """
+    if not band_id:
+        return "unknown"
+    if band_id.startswith("lt_"):
+        return f"under {band_id[3:]}"
+    if band_id.startswith("ge_"):
+        return f"{band_id[3:]} and over"
+    low, sep, high = band_id.partition("_")
+    if sep and low and high and "_" not in high:
+        return f"{low} to {high}"
+    return band_id
+
+
+def band_sort_key(band_id: str) -> tuple[int, float, str]:
+    """Order band ids low to high: ``lt_…`` first, then by lower bound, ``ge_…`` last."""
+    if band_id.startswith("lt_"):
+        return (0, 0.0, band_id)
+    if band_id.startswith("ge_"):
+        return (2, 0.0, band_id)
+    head = band_id.split("_")[0]
+    digits = "".join(ch for ch in head if ch.isdigit() or ch == ".")
+    scale = 1000.0 if head.lower().endswith("k") else 1.0
+    try:
+        return (1, float(digits) * scale, band_id)
+    except ValueError:
+        return (1, math.inf, band_id)
+
+
+def format_profile_value(key: str, value: object) -> str:
+    """A value of the client's readable profile (``info``) in words."""
+    if is_missing(value):
+        return "not provided"
+    if key in {"income", "credit", "annuity", "goods_price"} and isinstance(value, int | float):
+        return format_amount(float(value))
+    if key == "age_years" and isinstance(value, int | float):
+        return f"{float(value):.0f} years"
+    if key == "years_employed" and isinstance(value, int | float):
+        return format_years(float(value))
+    if key in {"income_band", "age_band"}:
+        return band_label(str(value))
+    if key == "gender":
+        return {"F": "female", "M": "male"}.get(str(value), "not stated")
+    if key in {"owns_car", "owns_realty"}:
+        return {"Y": "yes", "N": "no"}.get(str(value), str(value))
+    if isinstance(value, float):
+        return format_number(value)
+    return str(value)
+
+
+def format_share(share: float | None) -> str:
+    """A percentile as "higher than 73 % of clients"; "—" when unknown."""
+    if share is None:
+        return "—"
+    return f"higher than {format_percent(share, 0)} of clients"
+
+
+def display_share(feature: str, share: float | None) -> float | None:
+    """A "share below" computed on raw values, on the display scale of :func:`to_display`.
+
+    For DAYS_* features the display scale runs the other way (more negative days = more
+    years), so the share below becomes the share above.
+    """
+    if share is None:
+        return None
+    return 1.0 - share if feature.upper().startswith("DAYS_") else share
+
+
+def quantile_rows(feature: str, quantiles: Mapping[str, float]) -> list[tuple[str, str]]:
+    """Key figures of a group in words, from the API's ``p05 … p95`` quantiles.
+
+    Ranges ("middle half of clients: 30 to 45 years old") read the same whichever way the
+    display scale runs, which raw quantile names would not for DAYS_* features.
+    """
+
+    def shown(key: str) -> float | None:
+        return quantiles.get(key)
+
+    rows: list[tuple[str, str]] = []
+    median = shown("p50")
+    if median is not None:
+        rows.append(("Median", format_feature_value(feature, median)))
+    for low_key, high_key, name in (
+        ("p25", "p75", "Middle half of the group"),
+        ("p05", "p95", f"90{NBSP}% of the group"),
+    ):
+        low, high = shown(low_key), shown(high_key)
+        if low is None or high is None:
+            continue
+        a, b = sorted((low, high), key=lambda v: to_display(feature, v))
+        rows.append(
+            (
+                name,
+                f"{format_feature_value(feature, a)} to {format_feature_value(feature, b)}",
+            )
+        )
+    return rows

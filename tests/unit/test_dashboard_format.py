@@ -9,18 +9,24 @@ import pytest
 from dashboard.formatting import (
     DAYS_SENTINEL,
     NBSP,
+    band_label,
+    band_sort_key,
     decision_counts_sentence,
     decision_sentence,
     display_histogram,
+    display_share,
     filter_info_rows,
     format_amount,
     format_feature_value,
     format_percent,
     format_percent_pair,
+    format_profile_value,
     gauge_domain_max,
+    is_yes_no,
     parse_client_id,
     percentile_from_histogram,
     position_sentence,
+    quantile_rows,
     reason_sentence,
     risk_change_sentence,
     to_display,
@@ -151,8 +157,8 @@ def test_days_features_are_shown_as_increasing_years() -> None:
 
 
 def test_decision_counts_sentence() -> None:
-    text = decision_counts_sentence(["refused", "approved", "approved", "approved"], "clients")
-    assert plain(text) == "4 clients shown: 1 refused (25 %), 3 approved (75 %)"
+    text = decision_counts_sentence(["refused", "approved", "approved", "approved"], "all clients")
+    assert plain(text) == "All clients: 4 shown, 1 refused (25 %), 3 approved (75 %)"
     assert decision_counts_sentence([], "similar clients") == "No similar clients to show"
 
 
@@ -187,3 +193,82 @@ def test_gauge_scale_shows_both_marks(
 )
 def test_client_id_parsing(text: str, expected: int | None) -> None:
     assert parse_client_id(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("band", "expected"),
+    [
+        ("lt_100k", "under 100k"),
+        ("100k_150k", "100k to 150k"),
+        ("ge_300k", "300k and over"),
+        ("30_39", "30 to 39"),
+        ("lt_30", "under 30"),
+        (None, "unknown"),
+        ("weird", "weird"),
+    ],
+)
+def test_band_ids_read_as_words(band: str | None, expected: str) -> None:
+    assert band_label(band) == expected
+
+
+def test_bands_sort_from_low_to_high() -> None:
+    ids = ["ge_300k", "150k_225k", "lt_100k", "225k_300k", "100k_150k"]
+    assert sorted(ids, key=band_sort_key) == [
+        "lt_100k",
+        "100k_150k",
+        "150k_225k",
+        "225k_300k",
+        "ge_300k",
+    ]
+    assert sorted(["40_49", "ge_60", "lt_30", "30_39"], key=band_sort_key) == [
+        "lt_30",
+        "30_39",
+        "40_49",
+        "ge_60",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("income", 180000.0, "180,000"),
+        ("age_years", 41.6, "42 years"),
+        ("years_employed", 6.93, "6.9 years"),
+        ("income_band", "150k_225k", "150k to 225k"),
+        ("gender", "M", "male"),
+        ("owns_car", "N", "no"),
+        ("occupation", None, "not provided"),
+        ("children", 2, "2"),
+    ],
+)
+def test_profile_values_in_words(key: str, value: object, expected: str) -> None:
+    assert format_profile_value(key, value) == expected
+
+
+def test_flags_are_yes_no_only_for_flag_columns() -> None:
+    assert is_yes_no("FLAG_EMAIL")
+    assert is_yes_no("REG_CITY_NOT_WORK_CITY")
+    assert is_yes_no("LIVE_REGION_NOT_WORK_REGION")
+    assert not is_yes_no("REGION_RATING_CLIENT")
+    assert format_feature_value("LIVE_CITY_NOT_WORK_CITY", 1) == "yes"
+    assert format_feature_value("REGION_RATING_CLIENT", 1) == "1"
+
+
+def test_share_below_flips_for_days_features() -> None:
+    # 30 % of clients have a more negative DAYS_BIRTH, i.e. are older: the client is older
+    # than the other 70 %.
+    assert display_share("DAYS_BIRTH", 0.3) == pytest.approx(0.7)
+    assert display_share("AMT_CREDIT", 0.3) == pytest.approx(0.3)
+    assert display_share("AMT_CREDIT", None) is None
+
+
+def test_key_figures_read_as_ranges_in_display_order() -> None:
+    rows = quantile_rows(
+        "DAYS_BIRTH",
+        {"p05": -22000.0, "p25": -18000.0, "p50": -15000.0, "p75": -12000.0, "p95": -9000.0},
+    )
+    assert rows[0] == ("Median", "41 years old")
+    assert rows[1] == ("Middle half of the group", "33 years old to 49 years old")
+    assert plain(rows[2][0]) == "90 % of the group"
+    assert rows[2][1] == "25 years old to 60 years old"
+    assert quantile_rows("AMT_CREDIT", {}) == []
