@@ -132,12 +132,17 @@ class FeatureBuilder:
         applications: pd.DataFrame,
         history: Mapping[str, Any],
         *,
-        streaming: bool = True,
+        streaming: bool = False,
     ) -> pl.DataFrame:
         """``SK_ID_CURR`` + every feature, one row per application, in the input row order.
 
         ``history`` maps table names to frames of any Narwhals backend (a missing table means
         no history for anyone). ``TARGET`` is never read.
+
+        Polars plans run on the in-memory engine by default: it adds each client's values in
+        row order, exactly as :meth:`for_application` does, so the two paths agree to the last
+        bit. ``streaming=True`` merges partial sums in another order (last-bit differences in
+        sums and means; see docs/features.md for its speed and memory).
         """
         if CLIENT_KEY not in applications.columns:
             raise KeyError(f"application frame has no column {CLIENT_KEY!r}")

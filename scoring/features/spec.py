@@ -624,9 +624,13 @@ def _text(v: Any, where: str) -> str:
 
 
 def _known(m: Mapping[str, Any], where: str, allowed: set[str]) -> None:
-    extra = sorted(set(m) - allowed)
+    extra = sorted((str(k) for k in set(m) - allowed), key=str)
     if extra:
-        raise SpecError(f"{where}: unknown key(s) {extra}; allowed: {sorted(allowed)}")
+        hint = ""
+        if any(isinstance(k, bool) for k in m):  # YAML 1.1 reads on/off/yes/no as booleans
+            hint = " (YAML reads a bare on/off/yes/no key as a boolean: quote it"
+            hint += ", or write `through:` in joins)"
+        raise SpecError(f"{where}: unknown key(s) {extra}; allowed: {sorted(allowed)}{hint}")
 
 
 def _names(v: Any, where: str, allowed: set[str]) -> list[str]:

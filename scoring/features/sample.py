@@ -1,0 +1,127 @@
+"""Small random tables that follow the Kaggle schema, for feature tests and benchmark smoke runs.
+
+Why not the synthetic generator (:mod:`scoring.synth`): feature tests need *adversarial* shape
+rather than realism — clients with no history, credits without monthly rows, ties in dates,
+missing values in every nullable column, every category level — in tables of a few hundred
+rows that build in milliseconds. Keys are consistent (bureau_balance → bureau, POS/instalments/
+cards → previous applications → client) and values keep the sign conventions the spec relies on
+(``DAYS_*`` and ``MONTHS_BALANCE`` are ≤ 0).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scoring.schema import DAYS_SENTINEL, HISTORY_TABLES, ColumnSpec, table_schema
+
+
+def random_applications(ids: np.ndarray, rng: np.random.Generator, *, train: bool) -> pd.DataFrame:
+    """application_train/test rows for ``ids`` (TARGET random, unrelated to anything)."""
+    table = "application_train" if train else "application_test"
+    frame = _frame(table, len(ids), rng, {"SK_ID_CURR": ids})
+    if train:
+        frame["TARGET"] = rng.integers(0, 2, len(ids))
+    days_employed = frame["DAYS_EMPLOYED"].to_numpy().copy()
+    days_employed[rng.random(len(ids)) < 0.15] = DAYS_SENTINEL  # pensioners
+    frame["DAYS_EMPLOYED"] = days_employed
+    return frame
+
+
+def random_history(
+    client_ids: np.ndarray, rng: np.random.Generator, *, mean_rows: float = 4.0
+) -> dict[str, pd.DataFrame]:
+    """All six history tables for a random subset of ``client_ids`` (some get nothing)."""
+    clients = client_ids[rng.random(len(client_ids)) < 0.8]
+
+    def children(parents: np.ndarray, mean: float) -> np.ndarray:
+        counts = rng.poisson(mean, len(parents))
+        return np.repeat(parents, counts)
+
+    bureau_cur = children(clients, mean_rows)
+    bureau_ids = np.arange(5_000_000, 5_000_000 + len(bureau_cur))
+    bureau = _frame(
+        "bureau", len(bureau_cur), rng, {"SK_ID_CURR": bureau_cur, "SK_ID_BUREAU": bureau_ids}
+    )
+    with_bb = bureau_ids[rng.random(len(bureau_ids)) < 0.7]
+    bb_ids = children(with_bb, 2 * mean_rows)
+    bureau_balance = _frame("bureau_balance", len(bb_ids), rng, {"SK_ID_BUREAU": bb_ids})
+    prev_cur = children(clients, mean_rows)
+    prev_ids = np.arange(1_000_000, 1_000_000 + len(prev_cur))
+    previous = _frame(
+        "previous_application", len(prev_cur), rng, {"SK_ID_CURR": prev_cur, "SK_ID_PREV": prev_ids}
+    )
+    for col in ("DAYS_FIRST_DRAWING", "DAYS_LAST_DUE", "DAYS_TERMINATION"):
+        values = previous[col].to_numpy().copy()
+        values[rng.random(len(values)) < 0.2] = DAYS_SENTINEL
+        previous[col] = values
+    owner = dict(zip(prev_ids, prev_cur, strict=True))
+    out = {"bureau": bureau, "bureau_balance": bureau_balance, "previous_application": previous}
+    for table in ("POS_CASH_balance", "installments_payments", "credit_card_balance"):
+        prev = children(prev_ids, mean_rows)
+        cur = np.array([owner[p] for p in prev], dtype=np.int64)
+        out[table] = _frame(table, len(prev), rng, {"SK_ID_PREV": prev, "SK_ID_CURR": cur})
+    inst = out["installments_payments"]
+    paid_late = rng.normal(0, 8, len(inst)).round()
+    inst["DAYS_ENTRY_PAYMENT"] = inst["DAYS_INSTALMENT"] + paid_late
+    inst["AMT_PAYMENT"] = inst["AMT_INSTALMENT"] * rng.choice([1.0, 1.0, 1.0, 0.5, 0.0], len(inst))
+    return {t: out[t] for t in HISTORY_TABLES}
+
+
+def _frame(
+    table: str, n: int, rng: np.random.Generator, fixed: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    schema = table_schema(table)
+    data: dict[str, object] = {}
+    for col in schema.columns:
+        if col.name in fixed:
+            data[col.name] = np.asarray(fixed[col.name], dtype=np.int64)
+        elif col.name == "TARGET":
+            continue
+        else:
+            data[col.name] = _column(col, n, rng)
+    return pd.DataFrame(data)[[c for c in schema.column_names if c in data]]
+
+
+def _column(col: ColumnSpec, n: int, rng: np.random.Generator) -> object:
+    name = col.name
+    if col.dtype == "str":
+        levels = np.array(col.levels or ("A", "B"), dtype=object)
+        values = levels[rng.integers(0, len(levels), n)]
+        values[rng.random(n) < 0.05] = None
+        return pd.array(values, dtype="string")
+    if name.startswith(("DAYS_", "MONTHS_")):
+        scale = 96 if name.startswith("MONTHS_") else 3000
+        values = -rng.integers(0, scale, n).astype(np.float64)
+    elif name.startswith(("FLAG_", "NFLAG_", "REG_", "LIVE_")):
+        values = rng.integers(0, 2, n).astype(np.float64)
+    elif name.startswith(("CNT_", "SK_DPD", "NUM_", "HOUR_", "REGION_RATING", "SELLERPLACE")):
+        values = rng.poisson(3, n).astype(np.float64)
+    elif name.startswith("EXT_SOURCE") or "_AVG" in name or "_MODE" in name or "_MEDI" in name:
+        values = rng.random(n)
+    elif name.startswith("RATE_") or name.startswith("REGION_POPULATION"):
+        values = rng.random(n) * 0.3
+    else:
+        values = np.round(rng.gamma(2.0, 20_000.0, n), 2)
+        values[rng.random(n) < 0.05] = 0.0  # zero denominators for the ratio features
+    if col.dtype == "int":
+        return values.astype(np.int64)
+    values[rng.random(n) < 0.08] = np.nan
+    return values
+
+
+def write_interim(directory: Path, *, n_train: int, n_test: int, seed: int = 0) -> None:
+    """``<directory>/<table>.parquet`` for all 8 tables, as the ingest stage would write them."""
+    rng = np.random.default_rng(seed)
+    train_ids = np.arange(100_001, 100_001 + n_train)
+    test_ids = np.arange(200_001, 200_001 + n_test)
+    frames = {
+        "application_train": random_applications(train_ids, rng, train=True),
+        "application_test": random_applications(test_ids, rng, train=False),
+        **random_history(np.concatenate([train_ids, test_ids]), rng),
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        frame.to_parquet(directory / f"{name}.parquet", index=False)
