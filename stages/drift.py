@@ -139,6 +139,13 @@ def score_file(bundle: Bundle, path: Path, batch_rows: int = 50_000) -> np.ndarr
     return np.concatenate(parts) if parts else np.empty(0)
 
 
+def holdout_metrics(bundle: Bundle) -> dict[str, float]:
+    """The bundle's holdout AUC / cost per client / approval rate: the monitor's yardsticks."""
+    test = (bundle.meta.get("metrics") or {}).get("test") or {}
+    keys = ("auc", "cost_per_client", "approval_rate")
+    return {k: float(test[k]) for k in keys if isinstance(test.get(k), int | float)}
+
+
 @dataclass
 class DriftOutputs:
     metrics: dict[str, Any]
@@ -169,6 +176,7 @@ def compute(
         "score_bins": score_bins.to_dict(),
         "approval_rate_reference": float(np.mean(ref_scores < bundle.threshold)),
         "n_reference": len(ref),
+        "reference_metrics": holdout_metrics(bundle),
     }
     sample = sample_frame(ref[[*columns, SCORE_COLUMN]], p.reference_rows, p.seed)
     sample = sample.reset_index(drop=True)
