@@ -17,7 +17,7 @@ import anyio.to_thread
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import Parameter
+from litestar.params import PathParameter, QueryParameter
 
 from api import bands
 from api.errors import ApiError, decode_body
@@ -44,19 +44,19 @@ from scoring.schema import APPLICATION_TEST, table_schema
 
 ReasonsParam = Annotated[
     ReasonsMode,
-    Parameter(
+    QueryParameter(
         description="auto: reason codes for refusals only; always: also for approvals (top risk "
         "factors); never: none",
     ),
 ]
 AttributionParam = Annotated[
     Literal["path", "treeshap"] | None,
-    Parameter(
+    QueryParameter(
         description="How reason codes are attributed: path (fast path attribution, the "
         "server default) or treeshap (exact, slower); ignored for linear models",
     ),
 ]
-ClientId = Annotated[int, Parameter(description="SK_ID_CURR of a known client", ge=0)]
+ClientId = Annotated[int, PathParameter(description="SK_ID_CURR of a known client", ge=0)]
 
 _CONTRACTS = table_schema(APPLICATION_TEST).column("NAME_CONTRACT_TYPE").levels or ()
 _GENDERS = table_schema(APPLICATION_TEST).column("CODE_GENDER").levels or ()
@@ -170,13 +170,13 @@ def build_routes(rt: Runtime, settings: Settings, metrics: Metrics) -> list[HTTP
         responses=errors(422, 503),
     )
     async def list_clients(
-        contract_type: ContractType | None = None,
-        income_band: IncomeBand | None = None,
-        age_band: AgeBand | None = None,
-        decision: Literal["approved", "refused"] | None = None,
-        gender: Gender | None = None,
-        page: Annotated[int, Parameter(ge=1, le=1_000_000)] = 1,
-        page_size: Annotated[int, Parameter(ge=1, le=200)] = 20,
+        contract_type: Annotated[ContractType | None, QueryParameter()] = None,
+        income_band: Annotated[IncomeBand | None, QueryParameter()] = None,
+        age_band: Annotated[AgeBand | None, QueryParameter()] = None,
+        decision: Annotated[Literal["approved", "refused"] | None, QueryParameter()] = None,
+        gender: Annotated[Gender | None, QueryParameter()] = None,
+        page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
+        page_size: Annotated[int, QueryParameter(ge=1, le=200)] = 20,
     ) -> ClientPage:
         return rt.require().list_clients(
             contract_type=contract_type,
@@ -214,11 +214,11 @@ def build_routes(rt: Runtime, settings: Settings, metrics: Metrics) -> list[HTTP
         sk_id_curr: ClientId,
         top: Annotated[
             int | None,
-            Parameter(ge=1, le=10_000, description="top-N by |contribution|; all when absent"),
+            QueryParameter(ge=1, le=10_000, description="top-N by |contribution|; all when absent"),
         ] = None,
         method: Annotated[
             Literal["treeshap", "path"],
-            Parameter(description="treeshap (exact, default) or path (fast approximation)"),
+            QueryParameter(description="treeshap (exact, default) or path (fast approximation)"),
         ] = "treeshap",
     ) -> ExplanationResponse:
         return rt.require().explanation(sk_id_curr, _rid(request), top, method)
@@ -233,7 +233,7 @@ def build_routes(rt: Runtime, settings: Settings, metrics: Metrics) -> list[HTTP
     def similar(
         sk_id_curr: ClientId,
         size: Annotated[
-            int, Parameter(ge=0, le=100, description="members listed (closest scores)")
+            int, QueryParameter(ge=0, le=100, description="members listed (closest scores)")
         ] = 10,
     ) -> SimilarResponse:
         return rt.require().similar(sk_id_curr, size)
@@ -246,10 +246,10 @@ def build_routes(rt: Runtime, settings: Settings, metrics: Metrics) -> list[HTTP
         sync_to_thread=True,
     )
     def population(
-        feature: str,
-        group: Literal["all", "similar"] = "all",
-        sk_id_curr: Annotated[int | None, Parameter(ge=0)] = None,
-        bins: Annotated[int, Parameter(ge=2, le=100)] = 20,
+        feature: Annotated[str, PathParameter(description="a model feature, see /v1/features")],
+        group: Annotated[Literal["all", "similar"], QueryParameter()] = "all",
+        sk_id_curr: Annotated[int | None, QueryParameter(ge=0)] = None,
+        bins: Annotated[int, QueryParameter(ge=2, le=100)] = 20,
     ) -> PopulationResponse:
         return rt.require().population(feature, group, sk_id_curr, bins)
 
