@@ -46,7 +46,7 @@ EventsArg = EventSink | Callable[[], EventSink] | None
 SCORED_ROUTES: dict[str, str] = {
     "/v1/score": SCORE_ROUTE,
     "/v1/score/batch": BATCH_ROUTE,
-    "/v1/clients/{sk_id_curr:int}": CLIENT_ROUTE,
+    "/v1/clients/{sk_id_curr}": CLIENT_ROUTE,
 }
 
 

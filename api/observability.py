@@ -8,7 +8,7 @@ Metrics (``GET /metrics``):
   distribution, for drift alerts);
 - ``api_events_failed_total`` (a score answered but not recorded), ``api_model_info``.
 
-``route`` is the route *template* (``/v1/clients/{sk_id_curr:int}``), never the raw path, so
+``route`` is the route *template* (``/v1/clients/{sk_id_curr}``), never the raw path, so
 the label set stays bounded whatever clients send.
 
 Several uvicorn workers are several processes: with ``PROMETHEUS_MULTIPROC_DIR`` set (``python
