@@ -130,18 +130,37 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float:
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def fit_platt(raw: np.ndarray, y: np.ndarray, iterations: int = 25) -> Calibration:
-    """Platt scaling ``sigmoid(a * logit + b)`` fitted by Newton's method on held-out rows."""
+def fit_platt(raw: np.ndarray, y: np.ndarray, iterations: int = 50) -> Calibration:
+    """Platt scaling ``sigmoid(a * logit + b)`` fitted on held-out rows.
+
+    Damped Newton: a step that does not lower the log-loss is halved, so an over-confident
+    booster (large raw scores) cannot make the fit diverge.
+    """
+
+    def loss(a: float, b: float) -> float:
+        z = a * raw + b
+        return float(np.sum(np.logaddexp(0.0, z) - y * z))
+
     a, b = 1.0, 0.0
+    current = loss(a, b)
     for _ in range(iterations):
-        z = np.clip(a * raw + b, -35, 35)
-        p = 1.0 / (1.0 + np.exp(-z))
+        p = 1.0 / (1.0 + np.exp(-np.clip(a * raw + b, -35, 35)))
         w = p * (1 - p) + 1e-12
         g = np.array([np.sum((p - y) * raw), np.sum(p - y)])
         h = np.array([[np.sum(w * raw * raw), np.sum(w * raw)], [np.sum(w * raw), np.sum(w)]])
         step = np.linalg.solve(h + 1e-9 * np.eye(2), g)
-        a, b = a - float(step[0]), b - float(step[1])
-        if np.abs(step).max() < 1e-10:
+        t = 1.0
+        while t > 1e-6:
+            na, nb = a - t * float(step[0]), b - t * float(step[1])
+            new = loss(na, nb)
+            if new <= current:
+                break
+            t /= 2
+        else:
+            break
+        converged = current - new < 1e-10
+        a, b, current = na, nb, new
+        if converged:
             break
     return Calibration("platt", a=a, b=b)
 
