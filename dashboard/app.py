@@ -69,6 +69,7 @@ from dashboard.formatting import (
 )
 from dashboard.labels import (
     INFO_GROUPS,
+    PROFILE_COLUMNS,
     PROFILE_LABELS,
     PROFILE_TOPICS,
     feature_label,
@@ -146,8 +147,11 @@ def fetch_application_fields(url: str) -> dict[str, str]:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def fetch_all_clients(url: str, limit: int) -> list[ClientRow]:
-    return list(get_api(url).iter_clients({}, limit=limit))
+def fetch_all_clients(
+    url: str, limit: int, filters: tuple[tuple[str, str], ...] = ()
+) -> list[ClientRow]:
+    """Up to ``limit`` known clients (optionally filtered): the points of the scatter plot."""
+    return list(get_api(url).iter_clients(dict(filters), limit=limit))
 
 
 def rescore(url: str, application: dict[str, Any]) -> Score:
@@ -414,6 +418,7 @@ def render_reasons(detail: ClientDetail, explanation: Explanation | None) -> Non
 def info_rows(detail: ClientDetail) -> list[InfoRow]:
     """The client sheet: the readable profile, then the key model features with their median
     and position among all known clients (the API returns the most important ones)."""
+    with_stats = {f.feature for f in detail.features}
     rows = [
         InfoRow(
             code=key,
@@ -424,7 +429,7 @@ def info_rows(detail: ClientDetail) -> list[InfoRow]:
             topic=PROFILE_TOPICS.get(key, "Other"),
         )
         for key, label in PROFILE_LABELS.items()
-        if key in detail.info
+        if key in detail.info and PROFILE_COLUMNS.get(key) not in with_stats
     ]
     rows += [
         InfoRow(
@@ -656,10 +661,10 @@ def render_comparisons(
     st.subheader("One piece of information")
     render_distribution(url, detail, features, group, group_name)
     st.subheader("Two pieces of information together")
-    if similar is not None:
-        rows = similar.items
-    else:
-        rows = guarded(lambda: fetch_all_clients(url, SCATTER_LIMIT), "Client list") or []
+    # The scatter needs every member of the group, not the few the similar endpoint lists:
+    # the group's criteria are filters of the client list.
+    filters = () if similar is None else tuple(sorted(similar.criteria.items()))
+    rows = guarded(lambda: fetch_all_clients(url, SCATTER_LIMIT, filters), "Client list") or []
     render_scatter(detail, rows, me, group_name)
 
 

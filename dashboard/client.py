@@ -489,11 +489,13 @@ class ApiClient:
         )
         return parse_explanation(body)
 
-    def similar(self, sk_id_curr: int, limit: int = 200) -> SimilarGroup:
+    def similar(self, sk_id_curr: int, size: int = 10) -> SimilarGroup:
+        """The client's comparable group: criteria, size, approval rate and the ``size``
+        members with the closest scores (the API lists at most 100)."""
         body = self._request(
             "GET",
             f"/v1/clients/{sk_id_curr}/similar",
-            params={"limit": limit},
+            params={"size": size},
             what=f"the clients similar to {sk_id_curr}",
         )
         return parse_similar(body)

@@ -196,3 +196,26 @@ PROFILE_TOPICS: dict[str, str] = {
     "owns_car": "Family and housing",
     "owns_realty": "Family and housing",
 }
+
+
+#: The application column each profile field is read from: when the API also returns that
+#: column as a key feature (with median and position), the profile line is not repeated.
+PROFILE_COLUMNS: dict[str, str] = {
+    "contract_type": "NAME_CONTRACT_TYPE",
+    "credit": "AMT_CREDIT",
+    "annuity": "AMT_ANNUITY",
+    "goods_price": "AMT_GOODS_PRICE",
+    "income": "AMT_INCOME_TOTAL",
+    "income_type": "NAME_INCOME_TYPE",
+    "occupation": "OCCUPATION_TYPE",
+    "organization": "ORGANIZATION_TYPE",
+    "years_employed": "DAYS_EMPLOYED",
+    "education": "NAME_EDUCATION_TYPE",
+    "gender": "CODE_GENDER",
+    "age_years": "DAYS_BIRTH",
+    "family_status": "NAME_FAMILY_STATUS",
+    "children": "CNT_CHILDREN",
+    "housing_type": "NAME_HOUSING_TYPE",
+    "owns_car": "FLAG_OWN_CAR",
+    "owns_realty": "FLAG_OWN_REALTY",
+}
