@@ -32,9 +32,11 @@ Speed
 Evidently builds plots for every column during ``run()`` and computes each column's drift several
 times: measured here, 64 k rows × 40 columns took 21 s. To meet the target (356 k rows ×
 100 columns in at most 2 minutes) the Evidently report runs on a **uniform random sample** of at
-most ``sample_rows`` rows per side (seeded), while PSI runs on every row (it is a few numpy
-passes). A sample of 20,000 rows per side leaves a sampling noise of the normed Wasserstein
-distance of about 0.01, an order of magnitude below the 0.1 threshold.
+most ``sample_rows`` rows per side (seeded, default 10,000), while PSI runs on every row (a few
+numpy passes per column). Two 10,000-row samples of the *same* distribution differ by a normed
+Wasserstein distance of 0.018 on average (99th percentile 0.035, measured), well below the 0.1
+threshold: sampling cannot create drift, it only blurs columns sitting right at the threshold.
+``python -m scoring.drift bench`` times the whole computation at full Kaggle scale.
 """
 
 from __future__ import annotations

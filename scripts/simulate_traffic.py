@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import sys
 import time
@@ -171,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if host not in ("127.0.0.1", "localhost", "::1") and not args.allow_remote:
         print(f"error: {args.api} is not local; pass --allow-remote to mean it", file=sys.stderr)
         return 2
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per request
     frame = read_applications(args.applications)
     need = args.n_clean + args.n_drift
     rng = np.random.default_rng(args.seed)

@@ -278,12 +278,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         current, cur_scores = reference.iloc[0:0], np.empty(0)
     ref_scores = score_file(bundle, args.train)
     log.info(
-        "drift on %d columns: %d reference rows vs %d current rows",
+        "drift on %d columns: %d reference rows vs %d current rows (read + scored in %.1f s)",
         len(columns),
         len(reference),
         len(current),
+        time.perf_counter() - t0,
     )
+    t1 = time.perf_counter()
     out = compute(reference, current, columns, ref_scores, cur_scores, bundle, p)
+    log.info("PSI + Evidently in %.1f s", time.perf_counter() - t1)
     args.reference_out.mkdir(parents=True, exist_ok=True)
     out.reference_sample.to_parquet(args.reference_out / "reference.parquet", index=False)
     _write_json(args.reference_out / "profile.json", out.profile)
