@@ -264,7 +264,7 @@ def share_with_protected_reason(
 # --------------------------------------------------------------------------------------------
 # Figures
 # --------------------------------------------------------------------------------------------
-def _short(text: str, width: int = 55) -> str:
+def _short(text: str, width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

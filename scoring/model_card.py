@@ -296,8 +296,8 @@ def _fairness(inp: CardInputs) -> list[str]:
         f"{count(fa.get('min_group_size'))} clients (flagged below "
         f"{num(fa.get('di_threshold'), 2)}).",
         "",
-        "Protected attributes and the model's features (features whose name contains the"
-        " attribute):",
+        "Protected attributes and the model's features (a feature counts when its name contains"
+        " the attribute or the feature spec computes it from the attribute):",
         "",
     ]
     for attr, feats in used.items():
