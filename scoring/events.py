@@ -661,7 +661,9 @@ def labelled_events(events: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # Measurement: the per-event cost the API pays (python -m scoring.events bench)
 # --------------------------------------------------------------------------------------------
-def _bench_worker(url: str, journal: str | None, n: int, n_features: int, out: Any) -> None:
+def _bench_worker(
+    url: str, journal: str | None, n: int, n_features: int, pace: float, out: Any
+) -> None:
     features = {f"F{j:03d}": 0.123456 * j for j in range(n_features)}
     store = EventStore.open(url, journal)
     costs = []
@@ -679,17 +681,26 @@ def _bench_worker(url: str, journal: str | None, n: int, n_features: int, out: A
         t0 = time.perf_counter()
         store.record(ev)
         costs.append(time.perf_counter() - t0)
+        if pace:
+            time.sleep(pace)  # requests arrive spaced out, as in a server; 0 = tight loop
     store.close()
     out.put(costs)
 
 
 def benchmark(
-    workdir: Path, *, n: int = 2000, processes: int = 2, n_features: int = 300
+    workdir: Path,
+    *,
+    n: int = 2000,
+    processes: int = 2,
+    n_features: int = 300,
+    pace: float = 0.0,
 ) -> dict[str, dict[str, float]]:
     """Per-event ``record`` cost (µs) with ``processes`` writers at once, journal vs synchronous.
 
     Synchronous = one SQLite ``INSERT`` + ``COMMIT`` (WAL, synchronous=NORMAL) per event: the
-    alternative design. Each writer records ``n`` events of ``n_features`` numeric features.
+    alternative design. Each writer records ``n`` events of ``n_features`` numeric features,
+    ``pace`` seconds apart (0 = a tight loop, the worst case for the tail: writer and flusher
+    thread then fight for the GIL).
     """
     import multiprocessing as mp
 
@@ -703,7 +714,7 @@ def benchmark(
         EventStore.open(url, journal, start_flusher=False).close()  # create tables once
         queue: Any = mp.Queue()
         procs = [
-            mp.Process(target=_bench_worker, args=(url, journal, n, n_features, queue))
+            mp.Process(target=_bench_worker, args=(url, journal, n, n_features, pace, queue))
             for _ in range(processes)
         ]
         t0 = time.perf_counter()
@@ -747,13 +758,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument("--n", type=int, default=2000, help="events per writer process")
     bench.add_argument("--processes", type=int, default=2, help="concurrent writers")
     bench.add_argument("--features", type=int, default=300, help="features per event")
+    bench.add_argument("--pace-ms", type=float, default=0.0, help="pause between events")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.cmd == "bench":
         import tempfile
 
         with tempfile.TemporaryDirectory() as tmp:
-            res = benchmark(Path(tmp), n=args.n, processes=args.processes, n_features=args.features)
+            res = benchmark(
+                Path(tmp),
+                n=args.n,
+                processes=args.processes,
+                n_features=args.features,
+                pace=args.pace_ms / 1e3,
+            )
         for mode, r in res.items():
             print(
                 f"{mode:8s} median {r['median_us']:8.1f} µs  p99 {r['p99_us']:8.1f} µs  "
