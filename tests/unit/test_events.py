@@ -250,3 +250,20 @@ def test_labels_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "attached 2 labels" in capsys.readouterr().out
     with EventStore.open(url, None) as store:
         assert sorted(store.read_labels()["sk_id_curr"]) == [1, 2]
+
+
+def test_postgresql_statements_compile() -> None:
+    """No PostgreSQL server here: at least the DDL and the idempotent insert must be valid SQL
+    for that dialect (JSONB features, ON CONFLICT DO NOTHING on the event id)."""
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
+
+    from scoring.events import EVENTS, METADATA
+
+    dialect = postgresql.dialect()
+    ddl = str(sa.schema.CreateTable(EVENTS, if_not_exists=True).compile(dialect=dialect))
+    assert "CREATE TABLE IF NOT EXISTS prediction_events" in ddl and "JSONB" in ddl
+    for table in METADATA.sorted_tables:
+        str(sa.schema.CreateTable(table).compile(dialect=dialect))
+    ins = postgresql.insert(EVENTS).on_conflict_do_nothing(index_elements=["id"])
+    assert "ON CONFLICT (id) DO NOTHING" in str(ins.compile(dialect=dialect))

@@ -325,7 +325,7 @@ def _store(url: str, events: pd.DataFrame) -> None:
         store.record_many([PredictionEvent(**_plain(r)) for r in events.to_dict("records")])
 
 
-def _plain(rec: dict[str, Any]) -> dict[str, Any]:
+def _plain(rec: dict[Any, Any]) -> dict[str, Any]:
     return {k: v if k == "features" or not pd.isna(v) else None for k, v in rec.items()}
 
 
