@@ -34,7 +34,7 @@ from typing import Any
 import msgspec
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prom_mp
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 access_log = logging.getLogger("api.access")
 _RID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
@@ -133,8 +133,8 @@ class Metrics:
         if multiprocess_dir():
             registry = CollectorRegistry()
             prom_mp.MultiProcessCollector(registry)
-            return generate_latest(registry), CONTENT_TYPE_LATEST
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+            return generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4
+        return generate_latest(self.registry), CONTENT_TYPE_PLAIN_0_0_4
 
 
 def new_request_id(header: bytes | None) -> str:

@@ -248,7 +248,10 @@ def build_routes(rt: Runtime, settings: Settings, metrics: Metrics) -> list[HTTP
     def population(
         feature: Annotated[str, PathParameter(description="a model feature, see /v1/features")],
         group: Annotated[Literal["all", "similar"], QueryParameter()] = "all",
-        sk_id_curr: Annotated[int | None, QueryParameter(ge=0)] = None,
+        sk_id_curr: Annotated[
+            int | None,
+            QueryParameter(description="a known client: adds its own value and percentile"),
+        ] = None,
         bins: Annotated[int, QueryParameter(ge=2, le=100)] = 20,
     ) -> PopulationResponse:
         return rt.require().population(feature, group, sk_id_curr, bins)
@@ -271,10 +274,15 @@ def build_routes(rt: Runtime, settings: Settings, metrics: Metrics) -> list[HTTP
     async def model() -> ModelResponse:
         return rt.require().model_info()
 
-    @get("/metrics", tags=["service"], summary="Prometheus metrics", include_in_schema=True)
+    @get(
+        "/metrics",
+        tags=["service"],
+        summary="Prometheus metrics (text exposition format 0.0.4)",
+        media_type="text/plain; version=0.0.4",
+    )
     async def prometheus() -> Response[bytes]:
-        body, content_type = metrics.render()
-        return Response(body, media_type=content_type)
+        body, _ = metrics.render()
+        return Response(body, media_type="text/plain; version=0.0.4")
 
     return [
         health,

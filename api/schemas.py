@@ -4,8 +4,9 @@ Request structs are *generated* from the Kaggle schema (:mod:`scoring.schema`, t
 ingest validates files with), so the API accepts exactly the columns, types and levels the
 model was trained on:
 
-- every column keeps its Kaggle type (``int``, ``float`` or text); a text column with known
-  levels is an enum (``Literal``) — an unseen level is rejected, not silently turned into NaN;
+- every column keeps its Kaggle type: numbers (Kaggle ``int`` columns must be whole numbers,
+  ``12`` or ``12.0``) or text; a text column with known levels is an enum (``Literal``) — an
+  unseen level is rejected, not silently turned into NaN;
 - every number has bounds (:func:`column_bounds`): plausibility ranges that every real Kaggle
   row satisfies (checked by a test on the real rows) and that keep NaN/inf/1e308 out;
 - unknown fields are rejected (``forbid_unknown_fields``): a misspelt ``AMT_CREDT`` must not
@@ -107,7 +108,9 @@ def _field_type(table: str, col: ColumnSpec) -> Any:
         return Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]
     lo, hi = column_bounds(table, col.name)
     if col.dtype == "int":
-        return Annotated[int, msgspec.Meta(ge=int(lo), le=int(hi))]
+        # a whole number, also when written 12.0 (JSON Schema's "integer" allows it, and a
+        # DataFrame with gaps serialises integer columns that way); 12.5 is rejected
+        return Annotated[float, msgspec.Meta(ge=lo, le=hi, multiple_of=1)]
     return Annotated[float, msgspec.Meta(ge=lo, le=hi)]
 
 
@@ -159,8 +162,10 @@ class RequestTypes:
 def request_types() -> RequestTypes:
     """Build the request structs from the Kaggle schema (cached: built once per process)."""
     app = _record_struct("Application", table_schema(APPLICATION_TEST), REQUIRED_APPLICATION, ())
+    # SK_ID_CURR is implied by the application a record is sent with: a record cannot name
+    # another client (no cross-field rule the schema could not express)
     records = {
-        t: _record_struct(f"{_camel(t)}Record", table_schema(t), REQUIRED_HISTORY[t], ())
+        t: _record_struct(f"{_camel(t)}Record", table_schema(t), REQUIRED_HISTORY[t], (ID,))
         for t in HISTORY_TABLES
     }
     history = msgspec.defstruct(
@@ -201,10 +206,26 @@ def request_types() -> RequestTypes:
 
 
 def request_schema_components() -> dict[str, dict[str, Any]]:
-    """JSON Schema of the request structs, as OpenAPI ``components/schemas`` entries."""
+    """JSON Schema of the request structs, as OpenAPI ``components/schemas`` entries.
+
+    One rule msgspec's per-field bounds cannot state is added to the published schema:
+    ``DAYS_EMPLOYED`` is ``<= 0`` or exactly the 365243 sentinel (the API enforces it after
+    decoding, see :mod:`api.service`).
+    """
     _, components = msgspec.json.schema_components(
         request_types().all(), ref_template="#/components/schemas/{name}"
     )
+    lo, _ = column_bounds("application", "DAYS_EMPLOYED")
+    components["Application"]["properties"]["DAYS_EMPLOYED"] = {
+        "anyOf": [
+            {"type": "number", "multipleOf": 1, "minimum": lo, "maximum": 0},
+            {"const": DAYS_SENTINEL},
+            {"type": "null"},
+        ],
+        "default": None,
+        "description": f"days before the application (<= 0), or {DAYS_SENTINEL} for "
+        "pensioners/unemployed (Kaggle's sentinel)",
+    }
     return components
 
 

@@ -232,7 +232,8 @@ class ScoringService:
             feats = self.features.compute(app, history)
         except FeatureProblem as exc:
             raise invalid(f"{where}{exc.field}", exc.problem) from None
-        return feats, app.get("SK_ID_CURR")
+        sk_id = app.get("SK_ID_CURR")
+        return feats, None if sk_id is None else int(sk_id)
 
     def score_application(
         self,

@@ -44,10 +44,18 @@ def application_json(
 
 
 def history_json(frame: pd.DataFrame, table: str) -> list[dict[str, JsonValue]]:
-    """Records of one history table as the API accepts them (missing values dropped)."""
+    """Records of one history table as the API accepts them.
+
+    Missing values are dropped, and so is ``SK_ID_CURR``: a record sent with an application
+    belongs to it.
+    """
     schema = table_schema(table)
     records: list[dict[str, JsonValue]] = []
     for rec in frame.to_dict(orient="records"):
-        item = {c.name: _plain(rec.get(c.name), c.dtype) for c in schema.columns}
+        item = {
+            c.name: _plain(rec.get(c.name), c.dtype)
+            for c in schema.columns
+            if c.name != "SK_ID_CURR"
+        }
         records.append({k: v for k, v in item.items() if v is not None})
     return records
