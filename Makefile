@@ -94,6 +94,19 @@ mlflow-ui: install ## MLflow UI on :5000 over the local SQLite store
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui -w 1 --port 5000 \
 	  --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(CURDIR)/mlflow.db}"
 
+monitor: install ## Judge recent prediction events vs the training reference (WINDOW=24h; exit 3 on alert)
+	$(BIN)/python -m scoring.monitor --params params.yaml --reference data/drift \
+	  --html reports/monitor.html --json reports/monitor.json $(if $(WINDOW),--last $(WINDOW),)
+
+simulate: install ## Replay application_test through the running API, then a drifted batch; show the alert
+	$(BIN)/python scripts/simulate_traffic.py --api $(API_URL) \
+	  --applications data/interim/application_test.parquet --reference data/drift \
+	  --params params.yaml --out reports/simulation
+
+docs: install ## Regenerate docs/methodology.md from metrics/*.json, params and the bundle
+	$(BIN)/python -m stages.docs --params params.yaml --metrics metrics --bundle models/bundle \
+	  --figures reports/figures --out docs/methodology.md
+
 push: install ## Push DVC-tracked data and models to the local remote (../dvc-storage)
 	$(BIN)/dvc push
 
