@@ -120,7 +120,7 @@ class TestShift:
 
     revolving_factor: float = 0.2  # share of revolving loans x 0.2 (9.5 % -> ~1.9 %)
     credit_factor: float = 1.15  # larger loans: AMT_CREDIT (and annuity, goods) x 1.15
-    younger_power: float = 0.8  # age quantile u -> u**0.8: ~2.5 years younger on average
+    younger_power: float = 0.8  # age quantile u -> u**0.8: ~1.8 years younger on average
     ext3_missing_add: float = 0.10  # EXT_SOURCE_3 missing 20 % -> 30 %
 
 

@@ -73,17 +73,12 @@ def generate(
     clients = apps.clients
     del apps
 
-    bureau, balance = generate_bureau(calib, np.random.default_rng(bureau_seq), clients)
-    write("bureau", bureau)
-    del bureau
-    write("bureau_balance", balance)
-    del balance
-
-    prev = generate_previous(calib, np.random.default_rng(prev_seq), clients)
-    write("previous_application", prev.previous_application)
-    write("POS_CASH_balance", prev.pos_cash_balance)
-    write("installments_payments", prev.installments_payments)
-    write("credit_card_balance", prev.credit_card_balance)
+    for table, cols in generate_bureau(calib, np.random.default_rng(bureau_seq), clients):
+        write(table, cols)
+        del cols  # free each table before the next one is built
+    for table, cols in generate_previous(calib, np.random.default_rng(prev_seq), clients):
+        write(table, cols)
+        del cols
     return paths
 
 

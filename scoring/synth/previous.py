@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,6 +77,7 @@ class PreviousParams:
     applications_slope: float = 0.15  # riskier clients apply more often
     refused_slope: float = 0.45  # log-odds of "Refused" per sd of history propensity
     max_months: int = 96
+    pos_coverage: float = 0.92  # instalment loans with POS_CASH_balance rows (Kaggle ~90 %)
     pos_late_base: float = 0.04  # loans with repayment trouble (POS DPD months)
     pos_late_slope: float = 0.7
     pos_default_share: float = 0.12  # of troubled loans: default, nothing repaid afterwards
@@ -83,7 +85,7 @@ class PreviousParams:
     late_slope: float = 0.55
     short_base: float = 0.04  # instalments paid less than due
     short_slope: float = 0.55
-    split_share: float = 0.12  # instalments paid in two rows
+    split_share: float = 0.2  # instalments paid in two rows
     early_repayment_share: float = 0.3  # approved loans repaid before the planned end
     card_inactive_share: float = 0.2  # cards whose limit is 0 throughout (Kaggle: 20 % rows)
     card_util_slope: float = 0.4
@@ -104,14 +106,6 @@ class LoanPlan:
     default_day: np.ndarray
 
 
-@dataclass(frozen=True)
-class PreviousTables:
-    previous_application: dict[str, Column]
-    pos_cash_balance: dict[str, Column]
-    installments_payments: dict[str, Column]
-    credit_card_balance: dict[str, Column]
-
-
 def _levels(table: str, col: str) -> tuple[str, ...]:
     levels = table_schema(table).column(col).levels
     if levels is None:
@@ -124,7 +118,10 @@ def generate_previous(
     rng: np.random.Generator,
     clients: Clients,
     params: PreviousParams | None = None,
-) -> PreviousTables:
+) -> Iterator[tuple[str, dict[str, Column]]]:
+    """Yield (table, columns) for previous_application, POS_CASH_balance, credit_card_balance
+    and installments_payments, in that order; each monthly table is built only when the caller
+    has consumed (written) the previous one, which keeps the peak memory to one big table."""
     params = params or PreviousParams()
     prof = calib.columns("previous_application")
     risk_c = clients.history_risk()
@@ -268,12 +265,18 @@ def generate_previous(
         dated, np.nan_to_num(seg.num("NFLAG_INSURED_ON_APPROVAL", missing=0.0)), np.nan
     )
 
+    yield "previous_application", cols
     loans = np.flatnonzero(instalment_loan)
-    pos = _pos_cash(rng, cols, loans, plan, params.max_months)
+    with_pos = loans[rng.random(len(loans)) < params.pos_coverage]
+    yield "POS_CASH_balance", _pos_cash(rng, cols, with_pos, plan, params.max_months)
     cards = np.flatnonzero(approved & revolving)
     cc, card_payments = _credit_cards(rng, params, cols, cards, r, calib)
-    inst = _installments(rng, params, cols, loans, r, plan, card_payments, calib)
-    return PreviousTables(cols, pos, inst, cc)
+    yield "credit_card_balance", cc
+    del cc
+    yield (
+        "installments_payments",
+        _installments(rng, params, cols, loans, r, plan, card_payments, calib),
+    )
 
 
 def normal_u(rng: np.random.Generator, u: np.ndarray, rho: float) -> np.ndarray:
@@ -288,17 +291,16 @@ def _pos_cash(
     plan: LoanPlan,
     max_months: int,
 ) -> dict[str, Column]:
-    """Monthly POS / cash loan snapshots, from the decision month to completion or month -1.
+    """Monthly POS / cash loan snapshots, from the first due month to completion or month -1.
 
     Late loans have an episode of a few months with SK_DPD > 0; defaulted loans stay open
     after their planned end, with SK_DPD growing by ~30 a month until the application.
     """
-    decision = np.asarray(prev["DAYS_DECISION"])[loans]
-    start = np.maximum(np.floor(decision / MONTH), -max_months).astype(np.int64)
+    start = np.maximum(np.floor(plan.first_due[loans] / MONTH), -max_months).astype(np.int64)
     ended = plan.ended[loans]
     end = np.where(ended, np.floor(plan.last_due[loans] / MONTH) + 1, -1)
-    end = np.clip(end, start, -1).astype(np.int64)
-    counts = end - start + 1
+    end = np.minimum(np.maximum(end, start), -1).astype(np.int64)
+    counts = np.maximum(end - start + 1, 0)  # first due still in the future: no rows yet
     parent, pos = ragged_index(counts)
     loan = loans[parent]
     n = len(parent)
@@ -463,78 +465,89 @@ def _installments(
 ) -> dict[str, Column]:
     """Instalments due before the application (+ split payments), then card payments.
 
-    A defaulted loan has no instalment rows after its default day (nothing was paid).
+    A defaulted loan has no instalment rows after its default day (nothing was paid). The
+    largest table after bureau_balance (~14 M rows at Kaggle scale): temporaries are dropped
+    as soon as they are used.
     """
     early_prof = calib.profile("installments_payments", "early_delay")
     late_prof = calib.profile("installments_payments", "late_delay")
     short_prof = calib.profile("installments_payments", "pay_ratio_when_short")
     term = np.asarray(prev["CNT_PAYMENT"])[loans]
     fd = plan.first_due[loans]
-    ended = plan.ended[loans]
-    horizon = np.minimum(np.where(ended, plan.last_due[loans], 0.0), -1.0)
+    horizon = np.minimum(np.where(plan.ended[loans], plan.last_due[loans], 0.0), -1.0)
     horizon = np.where(plan.default[loans], plan.default_day[loans], horizon)
     counts = np.clip(np.floor((horizon - fd) / 30) + 1, 0, term).astype(np.int64)
     parent, pos = ragged_index(counts)
-    loan = loans[parent]
     m = len(parent)
-    annuity = np.nan_to_num(np.asarray(prev["AMT_ANNUITY"])[loan])
-    due = fd[parent] + 30.0 * pos
-    number = pos + 1
-    last = pos == counts[parent] - 1
-    repaid_early = last & plan.ended[loan] & (counts[parent] < term[parent])
-    remaining = annuity * (term[parent] - counts[parent] + 1) * rng.uniform(0.8, 0.95, m)
-    amount = np.round(np.where(repaid_early, remaining, annuity), 3)
-    version = np.where(
-        (rng.random(len(loans)) < 0.05)[parent] & (pos >= counts[parent] // 2), 2.0, 1.0
-    )
-    r = risk[loans][parent] + 0.5 * rng.standard_normal(len(loans))[parent]
-    late = rng.random(m) < expit(logit(params.late_base) + params.late_slope * r)
-    delay = np.where(late, late_prof.num(rng, m, missing=0.0), early_prof.num(rng, m, missing=0.0))
-    short = rng.random(m) < expit(logit(params.short_base) + params.short_slope * r)
-    paid_ratio = np.where(short, short_prof.num(rng, m, missing=0.0), 1.0)
 
-    # a share of instalments are paid in two rows: part now, the rest some days later
+    # ---- one row per instalment
+    annuity = np.nan_to_num(np.asarray(prev["AMT_ANNUITY"])[loans])
+    due = fd[parent] + 30.0 * pos
+    last = pos == counts[parent] - 1
+    repaid_early = last & (plan.ended[loans] & (counts < term))[parent]
+    remaining = annuity[parent] * (term - counts + 1)[parent] * rng.uniform(0.8, 0.95, m)
+    amount = np.round(np.where(repaid_early, remaining, annuity[parent]), 3)
+    del last, repaid_early, remaining
+    restructured = (rng.random(len(loans)) < 0.05)[parent] & (pos >= (counts // 2)[parent])
+    version = np.where(restructured, 2.0, 1.0)
+    del restructured
+    r = (risk[loans] + 0.5 * rng.standard_normal(len(loans)))[parent]
+    late = rng.random(m) < expit(logit(params.late_base) + params.late_slope * r)
+    delay = np.empty(m)
+    delay[late] = late_prof.num(rng, int(late.sum()), missing=0.0)
+    delay[~late] = early_prof.num(rng, int((~late).sum()), missing=0.0)
+    short = rng.random(m) < expit(logit(params.short_base) + params.short_slope * r)
+    del r, late
+    paid_ratio = np.ones(m)
+    paid_ratio[short] = short_prof.num(rng, int(short.sum()), missing=0.0)
+
+    # ---- a share of instalments are paid in two rows: part now, the rest some days later
     split = (rng.random(m) < params.split_share) & ~short
     first_part = np.round(rng.uniform(0.2, 0.8, m), 2)
-    reps = np.where(split, 2, 1)
-    row_of, k = ragged_index(reps)
+    row_of, k = ragged_index(np.where(split, 2, 1))
     second = k == 1
-    pay = amount[row_of] * np.where(
+    del k
+    share = np.where(
         split[row_of],
         np.where(second, 1 - first_part[row_of], first_part[row_of]),
         paid_ratio[row_of],
     )
-    entry = due[row_of] + delay[row_of] + np.where(second, np.round(rng.uniform(1, 20, len(k))), 0)
+    del split, first_part, paid_ratio, short
+    extra_days = np.where(second, np.round(rng.uniform(1, 20, len(row_of))), 0.0)
+    entry = due[row_of] + delay[row_of] + extra_days
+    del second, extra_days, delay
     unpaid = entry > -1  # not paid yet at application time
-    loan_cols = {
-        "SK_ID_PREV": np.asarray(prev["SK_ID_PREV"])[loan][row_of],
-        "SK_ID_CURR": np.asarray(prev["SK_ID_CURR"])[loan][row_of],
-        "NUM_INSTALMENT_VERSION": version[row_of],
-        "NUM_INSTALMENT_NUMBER": number[row_of].astype(np.int64),
-        "DAYS_INSTALMENT": due[row_of],
-        "DAYS_ENTRY_PAYMENT": np.where(unpaid, np.nan, entry),
-        "AMT_INSTALMENT": amount[row_of],
-        "AMT_PAYMENT": np.where(unpaid, np.nan, np.round(pay, 3)),
-    }
+    n_loan_rows = len(row_of)
 
-    # version-0 rows: monthly credit-card payments
+    # ---- version-0 rows: monthly credit-card payments, appended after the loan rows
     c = len(card.prev_row)
+    total = n_loan_rows + c
+    out_prev = np.empty(total, dtype=np.int64)
+    out_curr = np.empty(total, dtype=np.int64)
+    loan_row = loans[parent[row_of]]
+    out_prev[:n_loan_rows] = np.asarray(prev["SK_ID_PREV"])[loan_row]
+    out_curr[:n_loan_rows] = np.asarray(prev["SK_ID_CURR"])[loan_row]
+    out_prev[n_loan_rows:] = np.asarray(prev["SK_ID_PREV"])[card.prev_row]
+    out_curr[n_loan_rows:] = np.asarray(prev["SK_ID_CURR"])[card.prev_row]
+    del loan_row
     card_due = np.round(card.month * MONTH + rng.uniform(-10, 10, c))
-    card_delay = np.where(
-        card.late, late_prof.num(rng, c, missing=0.0), early_prof.num(rng, c, missing=0.0)
-    )
-    card_entry = np.minimum(card_due + card_delay, -1)
-    months_from_start = card.month - np.floor(
-        np.asarray(prev["DAYS_DECISION"])[card.prev_row] / MONTH
-    )
-    card_cols = {
-        "SK_ID_PREV": np.asarray(prev["SK_ID_PREV"])[card.prev_row],
-        "SK_ID_CURR": np.asarray(prev["SK_ID_CURR"])[card.prev_row],
-        "NUM_INSTALMENT_VERSION": np.zeros(c),
-        "NUM_INSTALMENT_NUMBER": np.maximum(months_from_start, 1).astype(np.int64),
-        "DAYS_INSTALMENT": card_due,
-        "DAYS_ENTRY_PAYMENT": card_entry,
-        "AMT_INSTALMENT": card.min_payment,
-        "AMT_PAYMENT": card.payment,
+    card_delay = np.empty(c)
+    card_delay[card.late] = late_prof.num(rng, int(card.late.sum()), missing=0.0)
+    card_delay[~card.late] = early_prof.num(rng, int((~card.late).sum()), missing=0.0)
+    card_number = card.month - np.floor(np.asarray(prev["DAYS_DECISION"])[card.prev_row] / MONTH)
+    return {
+        "SK_ID_PREV": out_prev,
+        "SK_ID_CURR": out_curr,
+        "NUM_INSTALMENT_VERSION": np.concatenate([version[row_of], np.zeros(c)]),
+        "NUM_INSTALMENT_NUMBER": np.concatenate(
+            [(pos + 1)[row_of], np.maximum(card_number, 1).astype(np.int64)]
+        ),
+        "DAYS_INSTALMENT": np.concatenate([due[row_of], card_due]),
+        "DAYS_ENTRY_PAYMENT": np.concatenate(
+            [np.where(unpaid, np.nan, entry), np.minimum(card_due + card_delay, -1)]
+        ),
+        "AMT_INSTALMENT": np.concatenate([amount[row_of], card.min_payment]),
+        "AMT_PAYMENT": np.concatenate(
+            [np.where(unpaid, np.nan, np.round(amount[row_of] * share, 3)), card.payment]
+        ),
     }
-    return {k: np.concatenate([loan_cols[k], card_cols[k]]) for k in loan_cols}
