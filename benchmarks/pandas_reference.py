@@ -1,12 +1,13 @@
 """A straightforward pandas implementation of the same feature spec — the benchmark's baseline.
 
 Written the way a competent pandas user writes it, not as a straw man: parquet read with only
-the needed columns, vectorised column arithmetic, boolean masks for subsets,
-``groupby(...).rank`` for "last N" windows, one ``groupby(key).agg(**named_aggregations)`` per
-subset with pandas' built-in (Cython) aggregations, ``pd.get_dummies`` + ``groupby().mean()``
-for category shares, ``merge`` for the pre-joins. No ``apply``, no Python loop over rows or
-groups. It shares only the spec parser and the row-level expression functions with the engine
-(row-level arithmetic is numpy in both); every grouping, join and aggregation is pandas.
+the needed columns, text columns as ``category`` (1-byte codes), vectorised column arithmetic,
+boolean masks for subsets, ``groupby(...).rank`` for "last N" windows, one
+``groupby(key).agg(**named_aggregations)`` per subset with pandas' built-in (Cython)
+aggregations, ``pd.get_dummies`` (uint8) + ``groupby().mean()`` for category shares, ``merge``
+for the pre-joins. No ``apply``, no Python loop over rows or groups. It shares only the spec
+parser and the row-level expression functions with the engine (row-level arithmetic is numpy in
+both); every grouping, join and aggregation is pandas.
 
 It doubles as an independent implementation: the unit tests check that the engine and this
 reference produce the same features (tests/unit/test_features_reference.py).
@@ -74,8 +75,8 @@ def block_features(
         dtype = schema.column(col).dtype
         if col in keys:
             df[col] = source[col].to_numpy(dtype=np.int64)
-        elif dtype == "str":
-            df[col] = source[col].astype(object).where(source[col].notna(), None)
+        elif dtype == "str":  # categorical: 1-byte codes instead of millions of str objects
+            df[col] = source[col].astype("category")
         else:
             values = source[col].astype("float64").to_numpy()
             if col in sentinels:
@@ -87,7 +88,7 @@ def block_features(
         zero = [f.name for f in child.features if f.empty_value == 0.0]
         df[zero] = df[zero].fillna(0.0)
     if block.derived:
-        arrays: dict[str, Any] = {c: df[c].to_numpy() for c in df.columns}
+        arrays: dict[str, Any] = {c: _values(df[c]) for c in df.columns}
         evaluate_derived(block.derived, arrays, len(df))
         df = pd.concat([df, pd.DataFrame({d.name: arrays[d.name] for d in block.derived})], axis=1)
     key = block.key
@@ -109,7 +110,7 @@ def block_features(
         pieces = [rows.groupby(key).agg(**named)] if named else []
         for col in sorted({str(f.column) for f in feats if f.agg == "share"}):
             wanted = [f for f in feats if f.agg == "share" and f.column == col]
-            dummies = pd.get_dummies(rows[col], dtype=np.float64)
+            dummies = pd.get_dummies(rows[col], dtype=np.uint8)
             shares = dummies.groupby(rows[key].to_numpy()).mean()
             shares = shares.reindex(columns=[f.level for f in wanted], fill_value=0.0)
             shares.columns = [f.name for f in wanted]
@@ -128,8 +129,15 @@ def sub_where(node: Any, df: pd.DataFrame) -> np.ndarray:
     """A subset condition evaluated on the frame's columns (1.0 = row kept)."""
     from scoring.features.expr import compile_numpy
 
-    arrays = {c: df[c].to_numpy() for c in df.columns}
+    arrays = {c: _values(df[c]) for c in df.columns}
     return compile_numpy(node)(arrays, len(df))
+
+
+def _values(column: pd.Series) -> Any:
+    """numpy values; a categorical stays a ``pd.Categorical`` (``== 'level'`` works on codes)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.array
+    return column.to_numpy()
 
 
 def build(

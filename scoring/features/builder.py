@@ -11,8 +11,10 @@ every history table (tested).
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from scoring.features.application import (
 from scoring.features.spec import CLIENT_KEY, FeatureDef, FeatureSpec, load_spec
 from scoring.schema import HISTORY_TABLES, table_schema
 
+logger = logging.getLogger(__name__)
 Value = float | str | None
 ARTIFACT_VERSION = 1
 #: Keys accepted in an application mapping that are not features (ignored, never used).
@@ -154,17 +157,32 @@ class FeatureBuilder:
             n,
         )
         keys = pl.DataFrame({CLIENT_KEY: applications[CLIENT_KEY].to_numpy(dtype=np.int64)})
-        parts: list[pl.DataFrame] = [keys, _to_polars(app, self._app_kinds)]
-        for name, plan in engine.client_features(self.spec, history).items():
-            block = engine.collect_polars(plan, streaming=streaming)
+        done: dict[str, pl.DataFrame] = {}
+        plans = engine.client_features(self.spec, history)
+        # Biggest inputs first, while few results are held: lowers the peak memory.
+        sizes = engine.table_rows(history)
+        order = sorted(plans, key=lambda b: -sum(sizes.get(t, 0) for t in self._block_tables[b]))
+        for name in order:
+            start = time.perf_counter()
+            block = engine.collect_polars(plans[name], streaming=streaming)
             aligned = keys.join(block, on=CLIENT_KEY, how="left", maintain_order="left")
+            del block
             fills = [
                 pl.col(f.name).fill_null(f.empty_value)
                 for f in self.spec.block(name).features
                 if f.empty_value is not None
             ]
-            parts.append(aligned.drop(CLIENT_KEY).with_columns(fills))
+            done[name] = aligned.drop(CLIENT_KEY).with_columns(fills)
+            logger.info(
+                "%s: %d features from %s in %.1f s",
+                name,
+                done[name].width,
+                "+".join(sorted(self._block_tables[name])),
+                time.perf_counter() - start,
+            )
+        parts = [keys, _to_polars(app, self._app_kinds), *(done[name] for name in plans)]
         frame = pl.concat(parts, how="horizontal")
+        del parts, done
         if self.spec.cross:
             needed = _cross_inputs(self.spec)
             cols: dict[str, Any] = {

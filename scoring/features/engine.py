@@ -44,6 +44,7 @@ _POLARS_DTYPES: dict[str, type[pl.DataType]] = {
     "str": pl.String,
 }
 _RANK = "__rank__"
+_ROWS = "__rows__"
 
 
 def empty_frame(table: str) -> pl.LazyFrame:
@@ -84,6 +85,15 @@ def client_features(spec: FeatureSpec, frames: Mapping[str, Any]) -> dict[str, n
     return {b.name: built[b.name] for b in spec.client_blocks}
 
 
+def table_rows(frames: Mapping[str, Any]) -> dict[str, int]:
+    """Row count of each table (parquet: read from metadata), to schedule big blocks first."""
+    out: dict[str, int] = {}
+    for table, frame in frames.items():
+        lazy = _as_lazy(frame, table)
+        out[table] = int(lazy.select(nw.len()).collect().item())
+    return out
+
+
 def _as_lazy(frame: Any, table: str) -> nw.LazyFrame[Any]:
     obj = frame if isinstance(frame, nw.LazyFrame | nw.DataFrame) else nw.from_native(frame)
     if isinstance(obj, nw.DataFrame):
@@ -109,14 +119,22 @@ def aggregate_block(
         if zero:
             rows = rows.with_columns(*(nw.col(c).fill_null(0.0) for c in zero))
     rows = _with_derived(rows, block)
+    shares = {(str(f.column), str(f.level)) for f in block.features if f.agg == "share"}
+    if shares:  # 1-byte indicators, aggregated by a plain mean (the fast group-by path)
+        rows = rows.with_columns(
+            (nw.col(col) == level)
+            .fill_null(value=False)
+            .cast(nw.UInt8)
+            .alias(_indicator(col, level))
+            for col, level in sorted(shares)
+        )
+    rows = _sorted_for_grouping(rows, block)
     by_subset: dict[str, list[FeatureDef]] = {}
     for f in block.features:
         by_subset.setdefault(str(f.subset), []).append(f)
     key = block.key
-    if ALL in by_subset:
-        result = rows.group_by(key).agg(*(_agg(f) for f in by_subset[ALL]))
-    else:
-        result = rows.select(key).unique()
+    has_all = ALL in by_subset
+    result = _group(rows, key, by_subset[ALL]) if has_all else rows.select(key).unique()
     for sub in block.subsets:
         if sub.name == ALL or sub.name not in by_subset:
             continue
@@ -125,8 +143,7 @@ def aggregate_block(
         else:
             rank = nw.col(str(sub.by)).rank(method="min", descending=True).over(key)
             part = rows.with_columns(rank.alias(_RANK)).filter(nw.col(_RANK) <= sub.last)
-        agg = part.group_by(key).agg(*(_agg(f) for f in by_subset[sub.name]))
-        result = result.join(agg, on=key, how="left")
+        result = result.join(_group(part, key, by_subset[sub.name]), on=key, how="left")
     return result.select(
         nw.col(key),
         *(
@@ -162,6 +179,23 @@ def _prepare(block: HistoryBlock, source: nw.LazyFrame[Any]) -> nw.LazyFrame[Any
     return source.select(*exprs)
 
 
+def _sorted_for_grouping(rows: nw.LazyFrame[Any], block: HistoryBlock) -> nw.LazyFrame[Any]:
+    """Polars only: stable sort by key (then the table's unique keys) and flag it sorted.
+
+    Why: Polars' in-memory group-by then aggregates contiguous slices instead of gathering
+    rows by index (measured 5x less CPU on 13.7 M instalments), and every client's values are
+    added in one well-defined order — file order, or the table's unique key — which is also the
+    order of the records the API passes for one client, so batch and single-application sums
+    agree to the last bit. Other backends group as they see fit (SQL has no row order).
+    """
+    if rows.implementation is not nw.Implementation.POLARS:
+        return rows
+    unique = [k for k in table_schema(block.table).keys if k != block.key]
+    native: pl.LazyFrame = rows.to_native()
+    native = native.sort([block.key, *unique], maintain_order=True)
+    return nw.from_native(native.with_columns(pl.col(block.key).set_sorted()))
+
+
 def _with_derived(rows: nw.LazyFrame[Any], block: HistoryBlock) -> nw.LazyFrame[Any]:
     """Derived columns in dependency order; one ``with_columns`` per batch of independent ones."""
     batch: list[nw.Expr] = []
@@ -173,6 +207,24 @@ def _with_derived(rows: nw.LazyFrame[Any], block: HistoryBlock) -> nw.LazyFrame[
         batch.append(ex.to_narwhals(d.node).cast(nw.Float64).alias(d.name))
         names.add(d.name)
     return rows.with_columns(*batch) if batch else rows
+
+
+def _group(rows: nw.LazyFrame[Any], key: str, features: list[FeatureDef]) -> nw.LazyFrame[Any]:
+    """One ``group_by(key).agg`` with plain aggregations only.
+
+    A category share is computed as (sum of its 0/1 indicator) / (rows in the group) after the
+    grouping: an integer sum plus one shared row count is about half the work of a mean per
+    level, and the result is the same number.
+    """
+    shares = [f for f in features if f.agg == "share"]
+    aggs = [_agg(f) for f in features if f.agg != "share"]
+    aggs += [nw.col(_indicator(str(f.column), str(f.level))).sum().alias(f.name) for f in shares]
+    if not shares:
+        return rows.group_by(key).agg(*aggs)
+    grouped = rows.group_by(key).agg(*aggs, nw.len().alias(_ROWS))
+    return grouped.with_columns(
+        *(nw.col(f.name).cast(nw.Float64) / nw.col(_ROWS) for f in shares)
+    ).drop(_ROWS)
 
 
 def _agg(f: FeatureDef) -> nw.Expr:
@@ -191,11 +243,13 @@ def _agg(f: FeatureDef) -> nw.Expr:
         out = col.count()
     elif f.agg == "nunique":
         out = col.n_unique() - col.is_null().any().cast(nw.Int64)
-    elif f.agg == "share":
-        out = (col == f.level).fill_null(value=False).cast(nw.Float64).mean()
     else:  # pragma: no cover - the spec parser only lets known aggregations through
         raise ValueError(f"unknown aggregation {f.agg!r}")
     return out.alias(f.name)
+
+
+def _indicator(column: str, level: str) -> str:
+    return f"__is__{column}__{level}"
 
 
 def collect_polars(frame: nw.LazyFrame[Any], *, streaming: bool = True) -> pl.DataFrame:
