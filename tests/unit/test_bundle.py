@@ -174,3 +174,23 @@ def test_single_thread_predict_params_give_the_same_scores(lgb_bundle) -> None:
     b.predict_params = {"num_threads": 1}
     np.testing.assert_array_equal(b.predict_proba(X), proba)
     np.testing.assert_array_equal(b.contributions(X), contrib)
+
+
+def test_record_fast_path_handles_missing_and_unknown_values(lgb_bundle) -> None:
+    """None, NaN, unseen levels and absent keys encode exactly as the frame path does."""
+    from scoring.bundle import encode_record
+
+    b = load_bundle(lgb_bundle[0])
+    records = [
+        {"AMT_CREDIT": None, "EXT_SOURCE_2": float("nan"), "NAME_CONTRACT_TYPE": None},
+        {"AMT_CREDIT": 12, "EXT_SOURCE_2": 0.5, "NAME_CONTRACT_TYPE": "Boat"},
+        {"EXT_SOURCE_2": 0.25, "NAME_CONTRACT_TYPE": "Revolving loans"},
+        {"AMT_CREDIT": 3.5e5, "EXT_SOURCE_2": None, "NAME_CONTRACT_TYPE": "Cash loans"},
+    ]
+    frame = pd.DataFrame([{f: r.get(f) for f in FEATURES} for r in records])
+    want = b.encode(frame)
+    for i, rec in enumerate(records):
+        np.testing.assert_array_equal(b.encode_record(rec), want[i : i + 1])
+        np.testing.assert_array_equal(
+            encode_record(rec, b.feature_names, b.level_index), want[i : i + 1]
+        )
