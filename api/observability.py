@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import sys
 import time
 import uuid
 from typing import Any
@@ -242,7 +241,7 @@ def logging_config(level: str = "INFO", json_logs: bool = True) -> dict[str, Any
             "stderr": {
                 "class": "logging.StreamHandler",
                 "formatter": "default",
-                "stream": sys.stderr,
+                "stream": "ext://sys.stderr",
             }
         },
         "root": {"handlers": ["stderr"], "level": level},
