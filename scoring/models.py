@@ -558,3 +558,94 @@ def top_features(pipeline: Pipeline, feature_names: Sequence[str], k: int = 20) 
         return []
     order = np.argsort(-gain, kind="stable")
     return [names[i] for i in order[:k] if gain[i] > 0 and math.isfinite(gain[i])]
+
+
+# --------------------------------------------------------------------------------------------
+# The final-fit set (what the resample stage writes)
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FinalFitSet:
+    """The rows the final model is fitted on, resampled once on the whole training side.
+
+    ``plan``: SK_ID_CURR, TARGET, sample_weight of the real rows kept (all of them except under
+    undersampling; balanced weights under class weighting). ``synthetic``: TARGET,
+    sample_weight and the features of SMOTE's synthetic rows (0 rows otherwise), with
+    categorical levels written back as strings so the frame looks like a feature frame.
+    """
+
+    plan: pd.DataFrame
+    synthetic: pd.DataFrame
+
+    def report(self) -> dict[str, Any]:
+        """Class balance before and after (metrics/resample.json)."""
+        y_real = self.plan["TARGET"].to_numpy()
+        y_all = np.concatenate([y_real, self.synthetic["TARGET"].to_numpy()])
+        w_all = np.concatenate(
+            [self.plan["sample_weight"].to_numpy(), self.synthetic["sample_weight"].to_numpy()]
+        )
+        weighted_rate = float(np.sum(w_all * (y_all == 1)) / np.sum(w_all)) if w_all.size else 0.0
+        return {
+            "n_rows": int(y_all.size),
+            "n_real": int(y_real.size),
+            "n_synthetic": len(self.synthetic),
+            "n_positive": int(np.sum(y_all == 1)),
+            "n_negative": int(np.sum(y_all == 0)),
+            "positive_rate": round(float(np.mean(y_all == 1)), 6) if y_all.size else 0.0,
+            "weighted_positive_rate": round(weighted_rate, 6),
+        }
+
+
+def final_fit_set(
+    rows: pd.DataFrame,
+    feature_names: Sequence[str],
+    categorical: Sequence[str],
+    resample: ResampleSpec,
+    seed: int,
+) -> FinalFitSet:
+    """Resample the whole training side once, with the sampler used inside the CV folds."""
+    ids = rows["SK_ID_CURR"].to_numpy()
+    y = rows["TARGET"].to_numpy().astype(np.int64)
+    names = list(feature_names)
+    empty = pd.DataFrame(
+        {"TARGET": pd.Series(dtype="int64"), "sample_weight": pd.Series(dtype="float64")}
+    )
+    synthetic = pd.concat([empty, rows.iloc[:0][names].reset_index(drop=True)], axis=1)
+    weights = np.ones(y.size)
+    keep = np.arange(y.size)
+    if resample.strategy == "class_weight":
+        weights = balanced_weights(y)
+    elif resample.strategy == "undersample":
+        sampler = RandomUnderSampler(sampling_strategy=resample.ratio, random_state=seed)
+        sampler.fit_resample(np.zeros((y.size, 1)), y)
+        keep = np.sort(np.asarray(sampler.sample_indices_))
+    elif resample.strategy == "smote":
+        encoder = CategoricalEncoder(tuple(names), tuple(c for c in names if c in set(categorical)))
+        X = encoder.fit_transform(rows[names])
+        cat_idx = [i for i, f in enumerate(names) if f in set(categorical)]
+        X_res, y_res = missing_aware_smote(
+            X,
+            y,
+            categorical_idx=cat_idx,
+            ratio=resample.ratio,
+            k_neighbors=resample.k_neighbors,
+            seed=seed,
+        )
+        synth = pd.DataFrame(X_res[y.size :], columns=names)
+        for name in encoder.levels_:
+            levels = np.asarray(encoder.levels_[name], dtype=object)
+            codes = synth[name].to_numpy()
+            text = np.full(codes.size, None, dtype=object)
+            ok = np.isfinite(codes)
+            text[ok] = levels[codes[ok].astype(np.int64)]
+            synth[name] = pd.Series(text, dtype="string")
+        synthetic = pd.concat(
+            [
+                pd.DataFrame({"TARGET": y_res[y.size :].astype(np.int64), "sample_weight": 1.0}),
+                synth,
+            ],
+            axis=1,
+        )
+    plan = pd.DataFrame(
+        {"SK_ID_CURR": ids[keep], "TARGET": y[keep], "sample_weight": weights[keep]}
+    )
+    return FinalFitSet(plan=plan, synthetic=synthetic)

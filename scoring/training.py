@@ -28,7 +28,9 @@ import numpy as np
 import optuna
 import pandas as pd
 from imblearn.pipeline import Pipeline
+from joblib import Parallel, delayed
 from sklearn.model_selection import StratifiedKFold
+from threadpoolctl import threadpool_limits
 
 from scoring.calibration import cross_fit_calibrate
 from scoring.cost import CostWeights
@@ -38,6 +40,73 @@ from scoring.threshold import best_threshold, threshold_grid
 
 log = logging.getLogger(__name__)
 Phase = Literal["coarse", "refine", "compare"]
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------
+KEY, LABEL = "SK_ID_CURR", "TARGET"
+
+
+@dataclass(frozen=True)
+class FeatureList:
+    """``feature_list.json``: model column order, which columns are categorical, their labels."""
+
+    names: tuple[str, ...]
+    categorical: tuple[str, ...]
+    labels: dict[str, str]
+
+    @classmethod
+    def from_json(
+        cls, payload: Mapping[str, Any], source: str = "feature_list.json"
+    ) -> FeatureList:
+        entries = payload.get("features")
+        if not isinstance(entries, list) or not entries:
+            raise ValueError(f"{source}: expected a non-empty 'features' list")
+        names: list[str] = []
+        categorical: list[str] = []
+        labels: dict[str, str] = {}
+        for i, entry in enumerate(entries):
+            missing = [k for k in ("name", "kind", "label") if not entry.get(k)]
+            if missing:
+                raise ValueError(f"{source}: feature #{i} lacks {missing}")
+            name, kind = str(entry["name"]), str(entry["kind"])
+            if kind not in ("numeric", "categorical"):
+                raise ValueError(f"{source}: feature {name!r} has kind {kind!r}")
+            names.append(name)
+            labels[name] = str(entry["label"])
+            if kind == "categorical":
+                categorical.append(name)
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"{source}: duplicated feature names {dupes[:10]}")
+        return cls(tuple(names), tuple(categorical), labels)
+
+
+def subset_rows(
+    features: pd.DataFrame, split: pd.DataFrame, subset: Literal["train", "holdout"]
+) -> pd.DataFrame:
+    """The feature rows of one side of the split, sorted by client id (a stable row order).
+
+    Fails when a client of that side has no feature row, or when the labels disagree (two
+    stages built from different data).
+    """
+    ids = split.loc[split["subset"] == subset, [KEY, LABEL]]
+    rows = features.merge(ids, on=KEY, how="inner", suffixes=("", "_split"), validate="1:1")
+    if len(rows) != len(ids):
+        missing = sorted(set(ids[KEY]) - set(rows[KEY]))
+        raise ValueError(
+            f"{len(missing)} {subset} clients have no feature row, e.g. {KEY}={missing[:3]}"
+        )
+    if LABEL in features.columns:
+        bad = rows[LABEL].astype("int64") != rows[f"{LABEL}_split"].astype("int64")
+        if bad.any():
+            raise ValueError(
+                f"TARGET differs between features and split for {int(bad.sum())} clients, "
+                f"e.g. {KEY}={rows.loc[bad, KEY].head(3).tolist()}"
+            )
+        rows = rows.drop(columns=f"{LABEL}_split")
+    return rows.sort_values(KEY, kind="stable").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -53,6 +122,7 @@ class SearchConfig:
     pruner_startup_trials: int
     pruner_warmup_folds: int
     threshold_points: int
+    n_jobs: int  # folds fitted at once (threads)
     candidates: dict[str, ModelSpec]
     strategies: dict[str, ResampleSpec]
 
@@ -81,6 +151,7 @@ class SearchConfig:
             pruner_startup_trials=int(section.get("pruner_startup_trials", 3)),
             pruner_warmup_folds=int(section.get("pruner_warmup_folds", 1)),
             threshold_points=int(section["threshold_points"]),
+            n_jobs=int(section.get("n_jobs", 1)),
             candidates={str(k): ModelSpec.from_params(v) for k, v in section["candidates"].items()},
             strategies={
                 str(k): ResampleSpec.from_params(v) for k, v in section["strategies"].items()
@@ -140,6 +211,34 @@ class CVResult:
 FoldCallback = Callable[[FoldResult], None]
 
 
+def _fit_fold(
+    make_pipeline: Callable[[], Pipeline],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    folds: np.ndarray,
+    k: int,
+    weights: CostWeights,
+    grid: np.ndarray,
+) -> tuple[FoldResult, np.ndarray]:
+    """Fit on every fold but ``k``, score fold ``k`` as it is (no resampling at predict time)."""
+    train = folds != k
+    valid = ~train
+    pipeline = make_pipeline()
+    start = time.perf_counter()
+    pipeline.fit(X.loc[train], y[train])
+    fit_seconds = time.perf_counter() - start
+    proba = np.asarray(pipeline.predict_proba(X.loc[valid])[:, 1], dtype=np.float64)
+    clf = pipeline.named_steps["clf"]
+    fold = FoldResult(
+        fold=int(k),
+        auc=safe_auc(y[valid], proba),
+        cost_per_client=best_threshold(y[valid], proba, weights, grid).cost_per_client,
+        fit_seconds=round(fit_seconds, 3),
+        best_iteration=getattr(clf, "best_iteration_", None),
+    )
+    return fold, proba
+
+
 def cross_validate(
     make_pipeline: Callable[[], Pipeline],
     X: pd.DataFrame,
@@ -148,37 +247,38 @@ def cross_validate(
     weights: CostWeights,
     grid: np.ndarray,
     on_fold: FoldCallback | None = None,
+    n_jobs: int = 1,
 ) -> CVResult:
     """Fit a fresh pipeline per fold on the other folds; predict the held-out fold as it is.
 
     Resamplers live inside the pipeline, so they only ever see training rows; ``predict_proba``
-    never resamples. ``on_fold`` is called after each fold (the search uses it to prune).
+    never resamples. ``on_fold`` is called after each fold, in fold order (the search uses it to
+    prune). ``n_jobs`` folds run at once in threads (LightGBM and BLAS release the GIL; native
+    thread pools are capped at 1 meanwhile so 2 cores are not oversubscribed); each fold's result
+    does not depend on which thread ran it, so the output is the same for any ``n_jobs``.
     """
     y = np.asarray(y)
     if len(X) != y.size or folds.size != y.size:
         raise ValueError(f"X has {len(X)} rows, y {y.size}, folds {folds.size}")
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs must be >= 1, got {n_jobs}")
     oof = np.full(y.size, np.nan)
     result = CVResult(oof=oof)
-    for k in np.unique(folds):
-        train = folds != k
-        valid = ~train
-        pipeline = make_pipeline()
-        start = time.perf_counter()
-        pipeline.fit(X.loc[train], y[train])
-        fit_seconds = time.perf_counter() - start
-        proba = pipeline.predict_proba(X.loc[valid])[:, 1]
-        oof[valid] = proba
-        clf = pipeline.named_steps["clf"]
-        fold = FoldResult(
-            fold=int(k),
-            auc=safe_auc(y[valid], proba),
-            cost_per_client=best_threshold(y[valid], proba, weights, grid).cost_per_client,
-            fit_seconds=round(fit_seconds, 3),
-            best_iteration=getattr(clf, "best_iteration_", None),
-        )
-        result.folds.append(fold)
-        if on_fold is not None:
-            on_fold(fold)
+    fold_ids = [int(k) for k in np.unique(folds)]
+    for i in range(0, len(fold_ids), n_jobs):
+        batch = fold_ids[i : i + n_jobs]
+        if len(batch) == 1:
+            done = [_fit_fold(make_pipeline, X, y, folds, batch[0], weights, grid)]
+        else:
+            with threadpool_limits(limits=1):
+                done = Parallel(n_jobs=len(batch), backend="threading")(
+                    delayed(_fit_fold)(make_pipeline, X, y, folds, k, weights, grid) for k in batch
+                )
+        for fold, proba in done:
+            oof[folds == fold.fold] = proba
+            result.folds.append(fold)
+            if on_fold is not None:
+                on_fold(fold)
     return result
 
 
@@ -325,7 +425,14 @@ class ModelSearch:
 
         try:
             result = cross_validate(
-                factory, self.X, self.y, self.folds, self.weights, self.grid, on_fold
+                factory,
+                self.X,
+                self.y,
+                self.folds,
+                self.weights,
+                self.grid,
+                on_fold,
+                self.config.n_jobs,
             )
         except optuna.TrialPruned:
             self._log(trial.number, params, "pruned", None, None, tuple(done))
@@ -453,7 +560,18 @@ def _compare_run(
     def factory() -> Pipeline:
         return build_pipeline(spec.kind, params, strategy, feature_names, categorical, plan.seed)
 
-    result = cross_validate(factory, X, y, folds, plan.weights, grid)
+    def on_fold(fold: FoldResult) -> None:
+        log.info(
+            "compare %s/%s fold %d: auc=%.4f cost/client=%.4f (%.1f s)",
+            spec.kind,
+            strategy.strategy,
+            fold.fold + 1,
+            fold.auc,
+            fold.cost_per_client,
+            fold.fit_seconds,
+        )
+
+    result = cross_validate(factory, X, y, folds, plan.weights, grid, on_fold, plan.search.n_jobs)
     if logger is not None:
         logger(
             TrialRecord(

@@ -1,0 +1,178 @@
+"""Stage `train`: cross-validated search and model comparison on the training side of the split.
+
+    python -m stages.train --params params.yaml --features data/features/train.parquet \
+        --feature-list data/features/feature_list.json --split data/split/split.parquet \
+        --out models/train --cv-metrics metrics/cv.json --models-metrics metrics/models.json
+
+Writes ``<out>/oof.parquet`` (SK_ID_CURR, TARGET, fold, raw and cross-fitted calibrated
+out-of-fold probabilities of the best configuration: the threshold is chosen on them) and
+``<out>/best.json`` (model, strategy, parameters), both deterministic for a given seed;
+``metrics/cv.json`` and ``metrics/models.json`` also carry fit times. Every trial and comparison
+run is logged to MLflow under one parent run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import optuna
+import pandas as pd
+from mlflow.data.pandas_dataset import from_pandas
+
+from scoring import tracking
+from scoring.config import git_revision, load_params, section, setup_logging
+from scoring.cost import CostWeights
+from scoring.models import ModelSpec, ResampleSpec
+from scoring.threshold import threshold_grid
+from scoring.training import (
+    KEY,
+    LABEL,
+    FeatureList,
+    SearchConfig,
+    TrainOutcome,
+    TrainPlan,
+    subset_rows,
+    train_and_compare,
+)
+
+log = logging.getLogger("stages.train")
+
+
+def plan_from_params(params: dict[str, Any]) -> TrainPlan:
+    """The frozen plan from exactly the params this stage declares in dvc.yaml."""
+    return TrainPlan(
+        seed=int(params["seed"]),
+        n_folds=int(section(params, "cv")["n_folds"]),
+        weights=CostWeights.from_params(section(params, "cost")),
+        model=ModelSpec.from_params(section(params, "model")),
+        resample=ResampleSpec.from_params(section(params, "resample")),
+        search=SearchConfig.from_params(section(params, "search")),
+    )
+
+
+def oof_frame(rows: pd.DataFrame, outcome: TrainOutcome) -> pd.DataFrame:
+    """Out-of-fold predictions of the best configuration, one row per training client."""
+    return pd.DataFrame(
+        {
+            KEY: rows[KEY].to_numpy(),
+            LABEL: rows[LABEL].to_numpy().astype(np.int64),
+            "fold": outcome.folds,
+            "proba_raw": outcome.best.oof,
+            "proba": outcome.oof_calibrated,
+        }
+    )
+
+
+def best_record(plan: TrainPlan, outcome: TrainOutcome) -> dict[str, Any]:
+    """What the evaluate stage refits: no timings, so the file is identical run after run."""
+    cv = {k: v for k, v in outcome.cv_summary.items() if k != "fit_seconds"}
+    return {
+        "model": plan.model.kind,
+        "resample": plan.resample.strategy,
+        "params": outcome.best_params,
+        "best_iterations": [f.best_iteration for f in outcome.best.folds],
+        "cv": cv,
+    }
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--features", required=True)
+    ap.add_argument("--feature-list", required=True)
+    ap.add_argument("--split", required=True)
+    ap.add_argument("--out", required=True, help="directory for oof.parquet and best.json")
+    ap.add_argument("--cv-metrics", required=True)
+    ap.add_argument("--models-metrics", required=True)
+    args = ap.parse_args(argv)
+    setup_logging()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our per-fold lines say more
+
+    params = load_params(args.params)
+    plan = plan_from_params(params)
+    tracking_params = section(params, "tracking")
+    feats = FeatureList.from_json(json.loads(Path(args.feature_list).read_text("utf-8")))
+    rows = subset_rows(pd.read_parquet(args.features), pd.read_parquet(args.split), "train")
+    X, y = rows[list(feats.names)], rows[LABEL].to_numpy().astype(np.int64)
+    log.info(
+        "train: %d clients x %d features (%d categorical), default rate %.4f; %s + %s",
+        len(rows),
+        len(feats.names),
+        len(feats.categorical),
+        y.mean(),
+        plan.model.kind,
+        plan.resample.strategy,
+    )
+
+    experiment_id = tracking.start(str(tracking_params["experiment"]))
+    digest = tracking.frame_digest(rows[[KEY, LABEL, *feats.names]])
+    tags = {"data_digest": digest, "git_rev": git_revision(), "stage": "train"}
+    with mlflow.start_run(run_name=f"train {plan.model.kind}/{plan.resample.strategy}") as run:
+        mlflow.set_tags(tags)
+        mlflow.log_params(
+            {
+                "model": plan.model.kind,
+                "resample": plan.resample.strategy,
+                "seed": plan.seed,
+                "n_folds": plan.n_folds,
+                "cost_fn": plan.weights.fn,
+                "cost_fp": plan.weights.fp,
+                "coarse_trials": plan.search.coarse_trials,
+                "refine_trials": plan.search.refine_trials,
+                **{f"model.{k}": v for k, v in plan.model.params.items()},
+            }
+        )
+        mlflow.log_input(
+            from_pandas(rows, targets=LABEL, name="train", digest=digest),
+            context="training",
+        )
+        grid = threshold_grid(plan.search.threshold_points)
+        logger = tracking.MlflowTrialLogger(
+            mlflow.MlflowClient(), experiment_id, run.info.run_id, tags, plan.weights, grid
+        )
+        outcome = train_and_compare(X, y, feats.names, feats.categorical, plan, logger)
+        mlflow.log_params({f"best.{k}": v for k, v in outcome.best_params.items()})
+        mlflow.log_metrics(
+            {k: float(v) for k, v in outcome.cv_summary.items() if isinstance(v, int | float)}
+        )
+        for key, entry in outcome.comparison.items():
+            name = key.replace("/", ".")
+            mlflow.log_metrics({f"{name}.{m}": v for m, v in entry.items()})
+        mlflow.log_dict(outcome.comparison, "models.json")
+        best_t = float(
+            outcome.comparison[f"{plan.model.kind}/{plan.resample.strategy}"]["threshold"]
+        )
+        tracking.log_figures(
+            mlflow.MlflowClient(),
+            run.info.run_id,
+            y,
+            outcome.oof_calibrated,
+            best_t,
+            plan.weights,
+            grid,
+            "out-of-fold",
+        )
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    oof_frame(rows, outcome).to_parquet(out / "oof.parquet", index=False)
+    _write_json(out / "best.json", best_record(plan, outcome))
+    _write_json(Path(args.cv_metrics), outcome.cv_summary)
+    _write_json(Path(args.models_metrics), outcome.comparison)
+    log.info("cv: %s", outcome.cv_summary)
+    log.info("wrote %s, %s, %s", out, args.cv_metrics, args.models_metrics)
+
+
+if __name__ == "__main__":
+    main()
