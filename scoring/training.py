@@ -322,7 +322,9 @@ class TrialRecord:
 
 
 class TrialLogger(Protocol):
-    def __call__(self, record: TrialRecord) -> None: ...
+    """Receives every trial and comparison run (MLflow in the stage, a list in tests)."""
+
+    def __call__(self, record: TrialRecord, /) -> None: ...
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
