@@ -23,7 +23,9 @@ import pytest
 
 from tests.browser.servers import Server, base_env, free_port, start_dashboard, start_server
 
-CHROMIUM = Path("/usr/bin/chromium")
+#: The system Chromium (Playwright's own browser download is not used); ``CHROMIUM_PATH``
+#: points elsewhere on machines that install it under another name.
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
