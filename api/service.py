@@ -606,11 +606,7 @@ class ScoringService:
         quantiles: dict[str, float] = {}
         mean: float | None = None
         if kind == "numeric" and st.n:
-            quantiles = {
-                k: float(np.quantile(st.sorted_values, q))
-                for k, q in (("p05", 0.05), ("p25", 0.25), ("p50", 0.5), ("p75", 0.75))
-            }
-            quantiles["p95"] = float(np.quantile(st.sorted_values, 0.95))
+            quantiles = s.quantiles(st)
             mean = float(st.sorted_values.mean())
         client_value: Value = None
         client_pct: float | None = None

@@ -117,7 +117,15 @@ class FeatureStats:
         return float(100.0 * (lo + 0.5 * (hi - lo)) / self.n)
 
     def quantile(self, q: float) -> float | None:
-        return None if self.n == 0 else float(np.quantile(self.sorted_values, q))
+        """numpy's default (linear) quantile, read off the sorted values in O(1)."""
+        n = self.n
+        if n == 0:
+            return None
+        pos = q * (n - 1)
+        lo = math.floor(pos)
+        hi = min(lo + 1, n - 1)
+        a = self.sorted_values
+        return float(a[lo] + (a[hi] - a[lo]) * (pos - lo))
 
 
 @dataclass
@@ -137,7 +145,9 @@ class ClientStore:
     income_band: np.ndarray
     index: dict[int, int] = field(default_factory=dict)
     groups: dict[GroupKey, np.ndarray] = field(default_factory=dict)
-    _stats: dict[tuple[int, GroupKey | None], FeatureStats] = field(default_factory=dict)
+    _categorical: list[tuple[int, str]] = field(default_factory=list)
+    _medians: dict[int, float | str | None] = field(default_factory=dict)
+    _stats: dict[int, FeatureStats] = field(default_factory=dict)
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -190,6 +200,9 @@ class ClientStore:
             income_band=bands.income_band(income),
         )
         store.index = {int(i): pos for pos, i in enumerate(store.ids)}
+        store._categorical = [
+            (j, n) for j, n in enumerate(bundle.feature_names) if n in bundle.categorical_levels
+        ]
         keys: dict[GroupKey, list[int]] = {}
         for pos in range(len(store.ids)):
             keys.setdefault(store.group_key(pos), []).append(pos)
@@ -224,14 +237,12 @@ class ClientStore:
 
     def feature_record(self, pos: int) -> dict[str, float | str | None]:
         """The model inputs of a client as the event store wants them (levels as text)."""
-        row = self.X[pos]
-        out: dict[str, float | str | None] = {}
+        names = self.bundle.feature_names
+        values: list[float | str | None] = [None if v != v else v for v in self.X[pos].tolist()]
         decode = self.bundle.decode_value
-        cats = self.bundle.categorical_levels
-        for j, name in enumerate(self.bundle.feature_names):
-            v = float(row[j])
-            out[name] = decode(name, v) if name in cats else (None if v != v else v)
-        return out
+        for j, name in self._categorical:
+            values[j] = decode(name, float(self.X[pos, j]))
+        return dict(zip(names, values, strict=True))
 
     def filter(
         self,
@@ -257,22 +268,15 @@ class ClientStore:
         return np.flatnonzero(mask)
 
     # -- statistics -----------------------------------------------------------------------------
-    def stats(self, j: int, group: GroupKey | None = None) -> FeatureStats:
-        """Sorted values of feature ``j`` over everyone (``group=None``) or a group (cached).
-
-        The client itself stays in the group's statistics here: a percentile "within my group"
-        must count the client like any member.
-        """
-        key = (j, group)
-        hit = self._stats.get(key)
+    def stats(self, j: int) -> FeatureStats:
+        """Sorted values of feature ``j`` over every known client (cached per feature)."""
+        hit = self._stats.get(j)
         if hit is None:
-            rows = None if group is None else self.groups.get(group, np.empty(0, np.int64))
-            col = self.X[:, j] if rows is None else self.X[rows, j]
-            hit = self._stats[key] = FeatureStats.of(col)
+            hit = self._stats[j] = FeatureStats.of(self.X[:, j])
         return hit
 
-    def quantiles(self, j: int, group: GroupKey | None = None) -> dict[str, float]:
-        st = self.stats(j, group)
+    def quantiles(self, st: FeatureStats) -> dict[str, float]:
+        """p05, p25, p50, p75, p95 of a set of values (empty when it has none)."""
         out: dict[str, float] = {}
         for name, q in QUANTILES:
             v = st.quantile(q)
@@ -303,13 +307,17 @@ class ClientStore:
         counts, edges = np.histogram(col, bins=bins, range=(lo, hi))
         return edges.tolist(), counts.tolist()
 
-    def median_value(self, j: int, group: GroupKey | None = None) -> float | str | None:
-        """Median for a numeric feature, most frequent level for a categorical one."""
+    def median_value(self, j: int) -> float | str | None:
+        """Population median of a numeric feature, most frequent level of a categorical one."""
+        if j in self._medians:
+            return self._medians[j]
         name = self.bundle.feature_names[j]
-        st = self.stats(j, group)
-        if st.n == 0:
-            return None
-        if name in self.bundle.categorical_levels:
+        st = self.stats(j)
+        value: float | str | None = None
+        if st.n and name in self.bundle.categorical_levels:
             codes = st.sorted_values.astype(np.int64)
-            return self.bundle.decode_value(name, float(np.bincount(codes).argmax()))
-        return st.quantile(0.5)
+            value = self.bundle.decode_value(name, float(np.bincount(codes).argmax()))
+        elif st.n:
+            value = st.quantile(0.5)
+        self._medians[j] = value
+        return value
