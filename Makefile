@@ -64,8 +64,8 @@ dashboard: install ## Serve only the dashboard on :8501 (API_URL=... to point it
 
 browser-deps: ## Install the system Chromium used by the browser tests (Debian, needs root)
 	@if [ -x /usr/bin/chromium ]; then echo "chromium present"; \
-	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-	elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq chromium; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo apt-get install -y -qq chromium fonts-dejavu-core; \
 	else echo "chromium missing and not root: browser tests will fail under CI=true"; fi
 
 test: install browser-deps lint ## Install, lint, and run the whole test suite
