@@ -17,6 +17,8 @@ export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := 1
 export UV_LINK_MODE := copy
+# DVC stage commands say `python`: make it the project venv's.
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
 .PHONY: help install params pipeline run serve api dashboard test test-fast lint lint-workflows format \
         browser-deps mlflow-ui monitor simulate bench docs push pull clean
