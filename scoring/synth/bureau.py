@@ -32,7 +32,7 @@ class BureauParams:
     p_any: float = 0.86  # clients with at least one bureau credit (Kaggle: 305 811 / 356 255)
     mean_extra: float = 4.35  # credits beyond the first, for clients that have any (~5.6)
     dispersion: float = 1.3
-    p_balance: float = 0.38  # credits with monthly bureau_balance rows (Kaggle: 27.3 M rows)
+    p_balance: float = 0.40  # credits with monthly bureau_balance rows (Kaggle: 27.3 M rows)
     max_months: int = 96
     # risk effects (per sd of the client's history propensity)
     overdue_base: float = 0.09  # share of credits ever overdue (AMT_CREDIT_MAX_OVERDUE > 0)
