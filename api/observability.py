@@ -202,7 +202,8 @@ class RequestContextMiddleware:
 # Structured logs
 # --------------------------------------------------------------------------------------------
 _STANDARD = frozenset(
-    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime"}
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
+    | {"message", "asctime", "color_message"}  # uvicorn's ANSI-coloured copy of the message
 )
 _encoder = msgspec.json.Encoder(enc_hook=str)
 
