@@ -6,9 +6,9 @@ Run by a maintainer when the calibration should change::
 
 The synthetic generator (``scoring/synth``) never reads real rows: it reads only the JSON this
 script writes, which holds *derived statistics* -- level frequencies, missing rates, quantiles on a
-fixed probability grid, rounding habits, a few within-row ratios, and the coefficients of a
-regularised logistic regression of TARGET on application fields (the generator's structural
-"demographic risk"). No row of the real data is copied.
+fixed probability grid, rounding habits, a few within-row ratios, each text level's default rate
+and the smoothed log-odds effect on TARGET of a few application fields (the generator's
+structural "demographic risk"). No row of the real data is copied.
 
 Why these statistics: they are what a downstream pipeline notices (levels, NaN rates, ranges,
 sentinels, atoms such as ``135000.0``), while the joint structure that matters for modelling
@@ -327,11 +327,6 @@ def build_bureau(src: Path) -> dict[str, Any]:
     }
 
 
-def build_bureau_balance(src: Path) -> dict[str, Any]:
-    bb = read(src / "random_sample" / "bureau_balance.csv")
-    return {"columns": profiles(bb.drop(columns=["SK_ID_BUREAU"]))}
-
-
 def build_previous(src: Path) -> dict[str, Any]:
     p = read(src / "random_sample" / "previous_application.csv")
     p["CREDIT_TO_APPLICATION"] = (p["AMT_CREDIT"] / p["AMT_APPLICATION"]).where(
@@ -358,23 +353,12 @@ def build_previous(src: Path) -> dict[str, Any]:
     }
 
 
-def build_pos(src: Path) -> dict[str, Any]:
-    pos = read(src / "random_sample" / "POS_CASH_balance.csv")
-    late = pos[pos["SK_DPD"] > 0]
-    return {
-        "columns": profiles(pos.drop(columns=["SK_ID_PREV", "SK_ID_CURR"])),
-        "dpd_when_late": profile(late["SK_DPD"]),
-        "dpd_def_share_when_late": _round(float((late["SK_DPD_DEF"] > 0).mean()), 4),
-    }
-
-
 def build_installments(src: Path) -> dict[str, Any]:
+    """Payment delays (days after the due date) and the paid share of short payments."""
     ins = read(src / "random_sample" / "installments_payments.csv")
     delay = ins["DAYS_ENTRY_PAYMENT"] - ins["DAYS_INSTALMENT"]
     ratio = (ins["AMT_PAYMENT"] / ins["AMT_INSTALMENT"]).where(ins["AMT_INSTALMENT"] > 0)
     return {
-        "columns": profiles(ins.drop(columns=["SK_ID_PREV", "SK_ID_CURR"])),
-        "delay": profile(delay),
         "late_delay": profile(delay[delay > 0]),
         "early_delay": profile(delay[delay <= 0]),
         "pay_ratio_when_short": profile(ratio[ratio < 0.999]),
@@ -382,15 +366,13 @@ def build_installments(src: Path) -> dict[str, Any]:
 
 
 def build_credit_card(src: Path) -> dict[str, Any]:
+    """Card limits and monthly utilisation (balance / limit)."""
     cc = read(src / "random_sample" / "credit_card_balance.csv")
     pos_limit = cc[cc["AMT_CREDIT_LIMIT_ACTUAL"] > 0]
     util = pos_limit["AMT_BALANCE"] / pos_limit["AMT_CREDIT_LIMIT_ACTUAL"]
-    late = cc[cc["SK_DPD"] > 0]
     return {
-        "columns": profiles(cc.drop(columns=["SK_ID_PREV", "SK_ID_CURR"])),
         "utilisation": profile(util),
         "positive_limit": profile(pos_limit["AMT_CREDIT_LIMIT_ACTUAL"]),
-        "dpd_when_late": profile(late["SK_DPD"]),
     }
 
 
@@ -398,15 +380,14 @@ def build(src: Path) -> dict[str, Any]:
     return {
         "about": (
             "Derived statistics of the real Home Credit rows (frequencies, missing rates, "
-            "quantiles on quantile_grid, rounding habits, risk-model coefficients). Built by "
-            "tools/build_synth_calibration.py; read by scoring/synth. Contains no real row."
+            "quantiles on `grids`, rounding habits, per-level default rates, smoothed log-odds "
+            "effects). Built by tools/build_synth_calibration.py; read by scoring/synth. "
+            "Contains no real row."
         ),
         "grids": GRIDS,
         "application": build_application(src),
         "bureau": build_bureau(src),
-        "bureau_balance": build_bureau_balance(src),
         "previous_application": build_previous(src),
-        "POS_CASH_balance": build_pos(src),
         "installments_payments": build_installments(src),
         "credit_card_balance": build_credit_card(src),
     }

@@ -11,11 +11,14 @@ How a client is drawn (all vectorised; see docs/synthetic_data.md for the full s
 3. Every other column follows its real marginal through a Gaussian copula on the factors, with
    explicit coherence rules (annuity = credit x rate, goods <= credit, family size = children +
    1 or 2, employment shorter than adult life, nested missingness of the building block...).
-4. Demographic risk ``D`` = a logistic regression fitted on real rows (no EXT_SOURCE), applied
-   to the synthetic fields. Log-odds of default = a + D + b_bureau * bureau + b_behaviour *
-   behaviour; TARGET ~ Bernoulli, ``a`` set so that 8.07 % of train clients default.
-5. EXT_SOURCE_1/2/3 are noisy, monotone views of D + b_bureau * bureau (EXT_SOURCE_1 also of
-   age); the history tables see ``behaviour`` (see :func:`Clients.history_risk`).
+4. Demographic risk ``D`` = -0.55 x status + the real (smoothed, shrunk) log-odds effects of a
+   few fields with a direct effect (age, employment length, dates, annuity rate, goods ratio,
+   gender, income type, region rating...), weighted below 1 where they overlap. Log-odds of
+   default = a + D + bureau part + behaviour part; TARGET ~ Bernoulli, ``a`` set so that 8.07 %
+   of train clients default.
+5. EXT_SOURCE_k is a noisy, monotone view of 0.4 D + the shared and its own bureau component
+   (EXT_SOURCE_1 also of age); the history tables see mostly ``behaviour`` (see
+   :meth:`Clients.history_risk`).
 """
 
 from __future__ import annotations
