@@ -60,13 +60,13 @@ def count(v: Any) -> str:
     return f"{int(v):,}" if _is_num(v) else MISSING
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return out
 
 
-def _model_entries(
+def model_entries(
     models: Mapping[str, Any] | Sequence[Mapping[str, Any]],
 ) -> list[tuple[str, Any]]:
     if isinstance(models, Mapping):
@@ -95,7 +95,7 @@ def _details(inp: CardInputs) -> list[str]:
     scalars = {k: v for k, v in b.get("params", {}).items() if isinstance(v, (int, float, str))}
     if scalars:
         lines += ["", "Hyper-parameters:", ""]
-        lines += _table(["parameter", "value"], [[f"`{k}`", f"{v}"] for k, v in scalars.items()])
+        lines += md_table(["parameter", "value"], [[f"`{k}`", f"{v}"] for k, v in scalars.items()])
     return lines
 
 
@@ -161,8 +161,8 @@ def _performance(inp: CardInputs) -> list[str]:
     ]
     fmt = {"approval_rate": pct, "business_cost": lambda v: num(v, 1)}
     rows = [[name, fmt.get(k, num)(test.get(k))] for k, name in METRIC_ROWS]
-    lines += _table(["metric (holdout)", "value"], rows)
-    entries = _model_entries(inp.models)
+    lines += md_table(["metric (holdout)", "value"], rows)
+    entries = model_entries(inp.models)
     if entries:
         lines += ["", "Compared models (same folds, same metrics):", ""]
         keys = [
@@ -170,7 +170,7 @@ def _performance(inp: CardInputs) -> list[str]:
             for k in ("auc", "auc_mean", "business_cost", "business_cost_mean", "cost_per_client")
             if any(k in e for _, e in entries)
         ]
-        lines += _table(
+        lines += md_table(
             ["model", *keys], [[name, *[num(e.get(k)) for k in keys]] for name, e in entries]
         )
     return lines
@@ -231,7 +231,7 @@ def _explanations(inp: CardInputs) -> list[str]:
         "",
     ]
     top = ex.get("top", [])
-    lines += _table(
+    lines += md_table(
         ["rank", "feature", "label", "share of importance"],
         [
             [
@@ -256,7 +256,7 @@ def _explanations(inp: CardInputs) -> list[str]:
             "holdout applicants:",
             "",
         ]
-        lines += _table(
+        lines += md_table(
             ["label", "given to", "as first reason"],
             [
                 [str(r.get("label")), pct(r.get("share_of_refused")), pct(r.get("share_first"))]
@@ -272,7 +272,7 @@ def _explanations(inp: CardInputs) -> list[str]:
     coefs = ex.get("linear_coefficients", [])
     if coefs:
         lines += ["", "Largest logistic-regression coefficients (per standard deviation):", ""]
-        lines += _table(
+        lines += md_table(
             ["label", "coefficient"],
             [[str(c.get("label")), num(c.get("coefficient"))] for c in coefs],
         )
@@ -316,7 +316,7 @@ def _fairness(inp: CardInputs) -> list[str]:
             f"{num(a.get('tpr_gap'))}; FPR gap {num(a.get('fpr_gap'))}.",
             "",
         ]
-        lines += _table(
+        lines += md_table(
             ["group", "clients", "approval rate", "TPR", "FPR", "observed default rate"],
             [
                 [
