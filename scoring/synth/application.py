@@ -135,9 +135,6 @@ class Clients:
     is_test: np.ndarray  # bool
     days_birth: np.ndarray  # int64 (negative)
     income: np.ndarray
-    credit: np.ndarray
-    annuity: np.ndarray
-    status: np.ndarray  # unit-variance socio-economic factor
     app_risk: np.ndarray  # standardised D + bureau part (what EXT_SOURCE_* measure)
     behaviour: np.ndarray  # standard normal, seen only by the history tables
     target: np.ndarray  # int8, -1 for test clients
@@ -193,19 +190,20 @@ class _Builder:
         gp = self.group_prof[group]
         return gp[col] if col in gp else self.prof[col]
 
-    def num(self, col: str, u: np.ndarray | None = None, **kw: object) -> np.ndarray:
+    def num(
+        self, col: str, u: np.ndarray | None = None, *, missing: float | None = None
+    ) -> np.ndarray:
+        """Draw ``col`` from each employment group's own profile (or the table-wide one)."""
         out = np.empty(self.n)
         for g, m in self.masks.items():
-            sub = {k: (v[m] if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
             out[m] = self._profile(g, col).num(
-                self.rng,
-                int(m.sum()),
-                None if u is None else u[m],
-                **sub,  # type: ignore[arg-type]
+                self.rng, int(m.sum()), None if u is None else u[m], missing=missing
             )
         return out
 
     def cat(self, col: str, u: np.ndarray | None = None, *, order: bool = False) -> Cat:
+        """Draw text column ``col`` per employment group; ``order`` lines its levels up from
+        riskiest to safest along ``u``."""
         levels = self.schema.column(col).levels
         assert levels is not None
         codes = np.full(self.n, -1, dtype=np.int16)
@@ -526,9 +524,6 @@ def generate_applications(
         is_test=is_test,
         days_birth=np.asarray(cols["DAYS_BIRTH"]).astype(np.int64),
         income=np.asarray(cols["AMT_INCOME_TOTAL"]),
-        credit=np.asarray(cols["AMT_CREDIT"]),
-        annuity=np.nan_to_num(np.asarray(cols["AMT_ANNUITY"])),
-        status=status,
         app_risk=app_risk,
         behaviour=behaviour,
         target=target,

@@ -64,7 +64,7 @@ def generate_bureau(
     segs = {k: v.columns for k, v in calib.segments("bureau", "by_active").items()}
     n_clients = len(clients)
     risk = clients.history_risk()
-    older = (-clients.days_birth - 15_000) / 4_300.0
+    older = (-clients.days_birth - 15_000) / 4_300.0  # age in sd units (Kaggle ~16 000 +- 4 400 d)
 
     has_any = rng.random(n_clients) < params.p_any
     extra = neg_binomial_counts(
@@ -83,7 +83,8 @@ def generate_bureau(
     p_bad = expit(logit(0.002) + params.bad_debt_slope * r)
     u = rng.random(n)
     status = np.where(u < p_bad, 3, np.where(u < p_bad + p_active * (1 - p_bad), 0, 1))
-    status = np.where((status == 3) & (rng.random(n) < 0.9), 2, status)  # mostly "Sold"
+    # Kaggle: 6 527 "Sold" for 21 "Bad debt"
+    status = np.where((status == 3) & (rng.random(n) < 0.99), 2, status)
     seg_of_status = np.array([0, 1, 2, 2])  # Sold and Bad debt share the "Other" profile
     seg_code = seg_of_status[status]
     cols: dict[str, Column] = {}

@@ -130,6 +130,9 @@ class Profile:
         u = rng.random(n) if u is None else u
         idx = np.minimum(np.searchsorted(np.cumsum(p), u, side="right"), len(p) - 1)
         out_levels = schema_levels if schema_levels is not None else levels
+        unknown = [x for x in levels if x not in out_levels]
+        if unknown:
+            raise ValueError(f"{self.name}: calibrated levels {unknown} are not Kaggle levels")
         remap = np.array([out_levels.index(x) for x in levels], dtype=np.int16)
         codes = remap[idx]
         miss = self.missing if missing is None else missing
@@ -185,14 +188,6 @@ class Profile:
         if self.q is not None:
             x = np.clip(x, self.q[0], self.q[-1])
         return x
-
-    @property
-    def median(self) -> float:
-        if self.kind == "cont" and self.q is not None and self.grid is not None:
-            return float(np.interp(0.5, self.grid, self.q))
-        if self.kind == "discrete" and self.values is not None and self.p is not None:
-            return float(self.values[np.searchsorted(np.cumsum(self.p), 0.5)])
-        raise TypeError(f"{self.name}: no median for kind {self.kind}")
 
     def share(self, level: str) -> float:
         """Probability of one level among non-missing values (0 when never seen)."""
@@ -312,8 +307,4 @@ class SegmentedDraws:
 
     def missing_rate(self, col: str) -> np.ndarray:
         rates = np.array([self.profile(k, col).missing for k in range(len(self.profiles))])
-        return rates[self.codes]
-
-    def sentinel_rate(self, col: str) -> np.ndarray:
-        rates = np.array([self.profile(k, col).sentinel for k in range(len(self.profiles))])
         return rates[self.codes]

@@ -34,10 +34,6 @@ def copula_u(rng: np.random.Generator, n: int, *loadings: tuple[np.ndarray, floa
     return np.asarray(ndtr(z))
 
 
-def bernoulli_logit(rng: np.random.Generator, logit: np.ndarray) -> np.ndarray:
-    return rng.random(len(logit)) < expit(logit)
-
-
 def logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
 
