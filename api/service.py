@@ -408,7 +408,9 @@ class ScoringService:
         method: Attribution | None = None
         codes: list[ReasonCode] = []
         if self._wants_reasons(reasons, decision == "refused"):
-            method = self.attribution(attribution)
+            # exact by default: a person reads these next to the (exact) explanation endpoint,
+            # and a lookup is not on the high-throughput path
+            method = self.attribution(attribution or "treeshap")
             codes = self._reasons(x[0], self.contributions(x, method)[0])
         summary: list[FeatureSummary] = []
         for name in self.summary_features:

@@ -211,11 +211,9 @@ def serve(cmd: list[str], env: dict[str, str], ready_url: str, log: Path) -> Ite
                 proc.wait()
 
 
-def save_mlflow_model(bundle_dir: Path, version: str) -> Path:
-    """The pyfunc model directory for ``bundle_dir`` (saved once per model version)."""
-    target = OUT / f"mlflow-model-{version}"
-    if (target / "MLmodel").is_file():
-        return target
+def save_mlflow_model(bundle_dir: Path, target: Path) -> Path:
+    """Save the pyfunc model of ``bundle_dir`` into ``target`` (a temporary directory: a copy
+    of mlflow_model.py under benchmarks/ would be type-checked twice by ``make lint``)."""
     import mlflow.pyfunc
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -520,7 +518,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.skip_mlflow:
         print("mlflow models serve --env-manager local (pyfunc on the same bundle):", flush=True)
-        model_dir = save_mlflow_model(bundle_dir, bundle.model_version)
+        mlflow_tmp = tempfile.TemporaryDirectory(prefix="api-bench-mlflow-")
+        model_dir = save_mlflow_model(bundle_dir, Path(mlflow_tmp.name) / "model")
         port = free_port()
         bin_dir = str(Path(sys.executable).parent)  # mlflow execs `uvicorn` from PATH
         env = {
@@ -543,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
             runs += run_server_modes(
                 "mlflow", f"{base}/invocations", payloads.mlflow, checks, args, tool
             )
+        mlflow_tmp.cleanup()
 
     md = table(runs)
     lines = verdicts(runs)

@@ -73,6 +73,21 @@ def test_known_client_score_info_and_summary(
             assert 0.0 <= f["population_percentile"] <= 100.0
 
 
+def test_client_reasons_are_the_explanations_top_risk_factors(
+    client: TestClient[Litestar], refused_id: int
+) -> None:
+    """What the officer reads as reasons matches the explanation chart, feature for feature."""
+    score = client.get(f"/v1/clients/{refused_id}").json()["score"]
+    assert score["attribution"] == "treeshap"
+    explanation = client.get(f"/v1/clients/{refused_id}/explanation").json()["contributions"]
+    risk = sorted(
+        (c for c in explanation if c["contribution"] > 0), key=lambda c: -c["contribution"]
+    )[:4]
+    assert [r["feature"] for r in score["reason_codes"]] == [c["feature"] for c in risk]
+    fast = client.get(f"/v1/clients/{refused_id}?attribution=path").json()["score"]
+    assert fast["attribution"] == "path" and fast["reason_codes"]
+
+
 def test_approved_client_has_no_reasons_unless_asked(
     client: TestClient[Litestar], approved_id: int
 ) -> None:
