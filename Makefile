@@ -109,6 +109,12 @@ docs: install ## Regenerate docs/methodology.md from metrics/*.json, params and 
 	$(BIN)/python -m stages.docs --params params.yaml --metrics metrics --bundle models/bundle \
 	  --figures reports/figures --out docs/methodology.md
 
+synth-check: install ## LightGBM AUC on synthetic data: application-only vs with history (60k clients)
+	$(BIN)/python -m scoring.synth.check --n-clients 60000 --seed 0
+
+bench-synth: install ## Kaggle-scale synthetic data: wall time, peak RSS, rows (OUT=...)
+	$(BIN)/python benchmarks/synth_fullscale.py --out $(or $(OUT),/tmp/fullscale/raw)
+
 push: install ## Push DVC-tracked data and models to the local remote (../dvc-storage)
 	$(BIN)/dvc push
 
