@@ -10,25 +10,54 @@ worker (and no restart loop). Then the environment the workers inherit is prepar
   than one worker, so ``/metrics`` aggregates all of them.
 
 Options: ``--host`` (``$HOST`` or 127.0.0.1; the container uses 0.0.0.0), ``--port`` (``$PORT``
-or 8000), ``--workers`` (``$WEB_CONCURRENCY`` or the number of usable cores), ``--log-level``,
+or 8000), ``--workers`` (``$WEB_CONCURRENCY`` or the usable cores: affinity mask capped by the
+cgroup CPU quota of a container), ``--log-level``,
 ``--text-logs``. Everything else comes from the environment (see :mod:`api.settings`).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
+from pathlib import Path
+
+
+def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """The container's CPU quota in cores (cgroup v2 ``cpu.max`` or v1 CFS), if any.
+
+    A container limited to 1 CPU on a 32-core host still sees 32 cores in its affinity mask;
+    32 workers, each holding the model and the known-client matrix, would not fit its memory.
+    """
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        if quota != "max":
+            return int(quota) / int(period)
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        q = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        p = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return q / p if q > 0 and p > 0 else None
+    except (OSError, ValueError):
+        return None
 
 
 def usable_cores() -> int:
+    """Cores this process may run on: the affinity mask, capped by a cgroup CPU quota."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    limit = cgroup_cpu_limit()
+    if limit is not None:
+        cores = min(cores, max(1, math.ceil(limit)))
+    return cores
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
