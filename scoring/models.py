@@ -168,6 +168,20 @@ class CategoricalEncoder(TransformerMixin, BaseEstimator):
         return encode_frame(X, list(self.feature_names), self.levels_)
 
 
+class NoFeatures(TransformerMixin, BaseEstimator):
+    """One constant column: what the dummy sees (it ignores features by definition).
+
+    Resampling still runs on it, so the dummy's prior moves exactly as under real features,
+    without encoding and synthesising ~1,000 columns the dummy would never look at.
+    """
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> NoFeatures:
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        return np.zeros((len(X), 1))
+
+
 class OneHotCodes(TransformerMixin, BaseEstimator):
     """One-hot of integer level codes; NaN and unseen codes → all zeros.
 
@@ -266,10 +280,9 @@ def missing_aware_smote(
     d_new = np.asarray(d_res[n:], dtype=np.float64)
     synth = np.empty((d_new.shape[0], k))
     num_new = d_new[:, : num_cols.size] * scales + means
-    for pos in range(num_cols.size):
-        finite = num[:, pos][np.isfinite(num[:, pos])]
-        if finite.size and np.array_equal(finite, np.round(finite)):
-            num_new[:, pos] = np.round(num_new[:, pos])
+    finite = np.isfinite(num)
+    integral = finite.any(axis=0) & np.all((num == np.round(num)) | ~finite, axis=0)
+    num_new[:, integral] = np.round(num_new[:, integral])
     synth[:, num_cols] = num_new
     start = num_cols.size
     for j, width in zip(cat_cols, widths, strict=True):
@@ -457,7 +470,14 @@ def build_pipeline(
     cat_idx = [i for i, f in enumerate(names) if f in cat_set]
     num_idx = [i for i, f in enumerate(names) if f not in cat_set]
     class_weight = "balanced" if resample.strategy == "class_weight" else None
-    steps: list[tuple[str, Any]] = [
+    if kind == "dummy":
+        steps: list[tuple[str, Any]] = [
+            ("encode", NoFeatures()),
+            ("resample", make_sampler(resample, (), seed)),
+            ("clf", _classifier(kind, params, class_weight, (), seed)),
+        ]
+        return Pipeline(steps)
+    steps = [
         ("encode", CategoricalEncoder(tuple(names), tuple(c for c in names if c in cat_set))),
         ("resample", make_sampler(resample, cat_idx, seed)),
     ]

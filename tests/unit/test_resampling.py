@@ -77,8 +77,11 @@ def test_validation_folds_never_contain_synthetic_rows(strategy: str) -> None:
     folds = make_folds(y, 4, seed=1)
     calls: list[tuple[str, np.ndarray]] = []
 
+    resample = ResampleSpec.from_params({"strategy": strategy})
+
     def factory() -> Any:
-        pipe = build_pipeline("dummy", {}, ResampleSpec(strategy), FEATURES, CATEGORICAL, 1)  # type: ignore[arg-type]
+        # the LightGBM pipeline (encode → resample → clf) with a spy in place of the classifier
+        pipe = build_pipeline("lightgbm", {}, resample, FEATURES, CATEGORICAL, 1)
         pipe.set_params(clf=Spy(calls))
         return pipe
 
