@@ -457,6 +457,13 @@ def main(argv: list[str] | None = None) -> int:
         tool = "wrk" if shutil.which("wrk") else "python"
     OUT.mkdir(parents=True, exist_ok=True)
 
+    load_before = os.getloadavg()
+    if load_before[0] > usable_cores():
+        print(
+            f"warning: load average {load_before[0]:.1f} on {usable_cores()} cores — other work "
+            "is competing for the CPU; the figures below are lower bounds",
+            flush=True,
+        )
     bundle_dir = resolve_bundle(args.bundle)
     from scoring.bundle import load_bundle
 
@@ -560,6 +567,7 @@ def main(argv: list[str] | None = None) -> int:
         "duration_s": args.duration,
         "warmup_s": args.warmup,
         "python": platform.python_version(),
+        "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
     }
     (OUT / "api_bench.json").write_text(
