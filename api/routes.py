@@ -134,9 +134,10 @@ def build_routes(rt: Runtime, settings: Settings, metrics: Metrics) -> list[HTTP
         svc = rt.require()
         req = decode_body(await request.body(), score_decoder)
         args = (req, _rid(request), _t0(request), reasons, attribution)
-        if (
-            getattr(req, "history", None) is not None
-        ):  # aggregating history takes milliseconds: off the loop
+        exact = reasons != "never" and svc.attribution(attribution) == "treeshap"
+        if exact or getattr(req, "history", None) is not None:
+            # exact TreeSHAP or history aggregation take milliseconds: run them off the event
+            # loop (LightGBM and Polars release the GIL), the loop keeps serving other requests
             return await anyio.to_thread.run_sync(svc.score_application, *args)
         return svc.score_application(*args)
 
@@ -200,7 +201,11 @@ def build_routes(rt: Runtime, settings: Settings, metrics: Metrics) -> list[HTTP
         reasons: ReasonsParam = "auto",
         attribution: AttributionParam = None,
     ) -> ClientResponse:
-        return rt.require().client(sk_id_curr, _rid(request), _t0(request), reasons, attribution)
+        svc = rt.require()
+        # exact reason codes of a refused client take milliseconds: off the event loop
+        return await anyio.to_thread.run_sync(
+            svc.client, sk_id_curr, _rid(request), _t0(request), reasons, attribution
+        )
 
     @get(
         "/v1/clients/{sk_id_curr:int}/explanation",
