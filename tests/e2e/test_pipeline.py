@@ -23,7 +23,7 @@ from scoring.evaluation import METRIC_KEYS
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 OVERRIDES = [
-    "synth.n_clients=1500",
+    "synth.n_clients=1000",
     "search=ci",
     "cv.n_folds=3",
     "model.learning_rate=0.1",
@@ -84,7 +84,13 @@ def experiment(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_contract_metrics_are_written(experiment: Path) -> None:
     cv = json.loads((experiment / "metrics/cv.json").read_text())
     assert set(cv) == {
-        "auc_mean", "auc_std", "business_cost_mean", "n_folds", "model", "resample", "fit_seconds"
+        "auc_mean",
+        "auc_std",
+        "business_cost_mean",
+        "n_folds",
+        "model",
+        "resample",
+        "fit_seconds",
     }
     assert cv["n_folds"] == 3 and cv["model"] == "lightgbm"  # the override reached the stage
     test = json.loads((experiment / "metrics/test.json").read_text())
@@ -111,9 +117,18 @@ def test_dvc_sees_metrics_and_plots(experiment: Path) -> None:
     shown = json.loads(_run([str(VENV_BIN / "dvc"), "metrics", "show", "--json"], experiment, env))
     files = next(iter(shown.values()))["data"]
     assert {"metrics/cv.json", "metrics/test.json", "metrics/models.json"} <= set(files)
-    plots = json.loads(_run([str(VENV_BIN / "dvc"), "plots", "show", "--json"], experiment, env))
+    shown_plots = _run([str(VENV_BIN / "dvc"), "plots", "show", "--json"], experiment, env)
+    plots = json.loads(shown_plots)["data"]
     for name in ("roc.json", "pr.json", "calibration.json", "cost_threshold.json", "confusion.csv"):
         assert any(name in key for key in plots), name
+
+
+def test_generated_docs_quote_the_new_metrics(experiment: Path) -> None:
+    """The methodology note and model card are regenerated from this run's metrics."""
+    test = json.loads((experiment / "metrics/test.json").read_text())
+    threshold = f"{test['threshold']:.3f}"
+    assert threshold in (experiment / "docs/methodology.md").read_text()
+    assert threshold in (experiment / "docs/model_card.md").read_text()
 
 
 def test_mlflow_holds_the_runs_and_the_champion(experiment: Path) -> None:
@@ -127,6 +142,7 @@ def test_mlflow_holds_the_runs_and_the_champion(experiment: Path) -> None:
     assert {"coarse", "refine", "compare"} <= phases
     assert any(r.data.tags.get("stage") == "evaluate" for r in runs)
     champion = client.get_model_version_by_alias("credit-scoring", "champion")
-    assert float(champion.tags["business_cost"]) == json.loads(
-        (experiment / "metrics/test.json").read_text()
-    )["business_cost"]
+    assert (
+        float(champion.tags["business_cost"])
+        == json.loads((experiment / "metrics/test.json").read_text())["business_cost"]
+    )
