@@ -81,6 +81,62 @@ def best_record(plan: TrainPlan, outcome: TrainOutcome) -> dict[str, Any]:
     }
 
 
+def train_with_tracking(
+    rows: pd.DataFrame, feats: FeatureList, plan: TrainPlan, experiment: str
+) -> TrainOutcome:
+    """Search and compare under one MLflow parent run (trials and comparisons nested in it)."""
+    X, y = rows[list(feats.names)], rows[LABEL].to_numpy().astype(np.int64)
+    experiment_id = tracking.start(experiment)
+    digest = tracking.frame_digest(rows[[KEY, LABEL, *feats.names]])
+    tags = {"data_digest": digest, "git_rev": git_revision(), "stage": "train"}
+    grid = threshold_grid(plan.search.threshold_points)
+    client = mlflow.MlflowClient()
+    with mlflow.start_run(run_name=f"train {plan.model.kind}/{plan.resample.strategy}") as run:
+        mlflow.set_tags(tags)
+        mlflow.log_params(
+            {
+                "model": plan.model.kind,
+                "resample": plan.resample.strategy,
+                "seed": plan.seed,
+                "n_folds": plan.n_folds,
+                "cost_fn": plan.weights.fn,
+                "cost_fp": plan.weights.fp,
+                "coarse_trials": plan.search.coarse_trials,
+                "refine_trials": plan.search.refine_trials,
+                **{f"model.{k}": v for k, v in plan.model.params.items()},
+            }
+        )
+        # integers as floats: the dataset schema then admits the NaN real data will bring
+        ints = [c for c in rows.columns if pd.api.types.is_integer_dtype(rows[c])]
+        dataset = from_pandas(
+            rows.astype(dict.fromkeys(ints, "float64")), targets=LABEL, name="train", digest=digest
+        )
+        mlflow.log_input(dataset, context="training")
+        logger = tracking.MlflowTrialLogger(
+            client, experiment_id, run.info.run_id, tags, plan.weights, grid
+        )
+        outcome = train_and_compare(X, y, feats.names, feats.categorical, plan, logger)
+        mlflow.log_params({f"best.{k}": v for k, v in outcome.best_params.items()})
+        summary = outcome.cv_summary
+        mlflow.log_metrics({k: float(v) for k, v in summary.items() if isinstance(v, int | float)})
+        for key, entry in outcome.comparison.items():
+            name = key.replace("/", ".")
+            mlflow.log_metrics({f"{name}.{m}": v for m, v in entry.items()})
+        mlflow.log_dict(outcome.comparison, "models.json")
+        chosen = outcome.comparison[f"{plan.model.kind}/{plan.resample.strategy}"]
+        tracking.log_figures(
+            client,
+            run.info.run_id,
+            y,
+            outcome.oof_calibrated,
+            float(chosen["threshold"]),
+            plan.weights,
+            grid,
+            "out-of-fold",
+        )
+    return outcome
+
+
 def _write_json(path: Path, payload: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n", encoding="utf-8")
@@ -104,66 +160,17 @@ def main(argv: list[str] | None = None) -> None:
     tracking_params = section(params, "tracking")
     feats = FeatureList.from_json(json.loads(Path(args.feature_list).read_text("utf-8")))
     rows = subset_rows(pd.read_parquet(args.features), pd.read_parquet(args.split), "train")
-    X, y = rows[list(feats.names)], rows[LABEL].to_numpy().astype(np.int64)
     log.info(
         "train: %d clients x %d features (%d categorical), default rate %.4f; %s + %s",
         len(rows),
         len(feats.names),
         len(feats.categorical),
-        y.mean(),
+        rows[LABEL].mean(),
         plan.model.kind,
         plan.resample.strategy,
     )
 
-    experiment_id = tracking.start(str(tracking_params["experiment"]))
-    digest = tracking.frame_digest(rows[[KEY, LABEL, *feats.names]])
-    tags = {"data_digest": digest, "git_rev": git_revision(), "stage": "train"}
-    with mlflow.start_run(run_name=f"train {plan.model.kind}/{plan.resample.strategy}") as run:
-        mlflow.set_tags(tags)
-        mlflow.log_params(
-            {
-                "model": plan.model.kind,
-                "resample": plan.resample.strategy,
-                "seed": plan.seed,
-                "n_folds": plan.n_folds,
-                "cost_fn": plan.weights.fn,
-                "cost_fp": plan.weights.fp,
-                "coarse_trials": plan.search.coarse_trials,
-                "refine_trials": plan.search.refine_trials,
-                **{f"model.{k}": v for k, v in plan.model.params.items()},
-            }
-        )
-        mlflow.log_input(
-            from_pandas(rows, targets=LABEL, name="train", digest=digest),
-            context="training",
-        )
-        grid = threshold_grid(plan.search.threshold_points)
-        logger = tracking.MlflowTrialLogger(
-            mlflow.MlflowClient(), experiment_id, run.info.run_id, tags, plan.weights, grid
-        )
-        outcome = train_and_compare(X, y, feats.names, feats.categorical, plan, logger)
-        mlflow.log_params({f"best.{k}": v for k, v in outcome.best_params.items()})
-        mlflow.log_metrics(
-            {k: float(v) for k, v in outcome.cv_summary.items() if isinstance(v, int | float)}
-        )
-        for key, entry in outcome.comparison.items():
-            name = key.replace("/", ".")
-            mlflow.log_metrics({f"{name}.{m}": v for m, v in entry.items()})
-        mlflow.log_dict(outcome.comparison, "models.json")
-        best_t = float(
-            outcome.comparison[f"{plan.model.kind}/{plan.resample.strategy}"]["threshold"]
-        )
-        tracking.log_figures(
-            mlflow.MlflowClient(),
-            run.info.run_id,
-            y,
-            outcome.oof_calibrated,
-            best_t,
-            plan.weights,
-            grid,
-            "out-of-fold",
-        )
-
+    outcome = train_with_tracking(rows, feats, plan, str(tracking_params["experiment"]))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     oof_frame(rows, outcome).to_parquet(out / "oof.parquet", index=False)

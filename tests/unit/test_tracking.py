@@ -239,3 +239,153 @@ def test_frame_digest_tracks_content_not_files() -> None:
     assert tracking.frame_digest(a) == tracking.frame_digest(a.copy())
     assert tracking.frame_digest(a) != tracking.frame_digest(a.assign(TARGET=[1, 1]))
     assert tracking.frame_digest(a) != tracking.frame_digest(a.rename(columns={"TARGET": "Y"}))
+
+
+def test_stages_write_the_contract_outputs_and_register(
+    store: MlflowClient, tmp_path: Path
+) -> None:
+    """split → resample → train → evaluate on a tiny frame, twice: same bundle, second is
+    challenger (it does not beat an identical champion)."""
+    import json
+
+    import yaml
+
+    from stages import evaluate, resample, split, train
+    from tests.unit.test_resampling import CATEGORICAL, FEATURES, frame
+
+    df = frame(500, seed=5)
+    d = tmp_path
+    (d / "features").mkdir()
+    df[["SK_ID_CURR", "TARGET", *FEATURES]].to_parquet(d / "features/train.parquet")
+    test_rows = frame(40, seed=6).assign(SK_ID_CURR=lambda f: f["SK_ID_CURR"] + 10_000)
+    test_rows[["SK_ID_CURR", *FEATURES]].to_parquet(d / "features/test.parquet")
+    (d / "features/features.yaml").write_text("spec: {}\n")
+    kinds = {f: ("categorical" if f in CATEGORICAL else "numeric") for f in FEATURES}
+    (d / "features/feature_list.json").write_text(
+        json.dumps(
+            {
+                "features": [
+                    {
+                        "name": f,
+                        "kind": k,
+                        "source_table": "application_train",
+                        "label": f"label of {f}",
+                    }
+                    for f, k in kinds.items()
+                ]
+            }
+        )
+    )
+    df[["SK_ID_CURR", "TARGET"]].to_parquet(d / "application_train.parquet")
+    test_rows[["SK_ID_CURR", "CNT"]].assign(NAME_RAW="x").to_parquet(d / "application_test.parquet")
+    lgbm = {
+        "kind": "lightgbm",
+        "learning_rate": 0.1,
+        "n_estimators": 30,
+        "early_stopping_rounds": 5,
+        "num_leaves": 5,
+        "space": {"num_leaves": {"type": "int", "low": 3, "high": 9}},
+    }
+    rs = {"strategy": "class_weight", "calibration": "platt"}
+    params = {
+        "seed": 3,
+        "split": {"test_size": 0.25},
+        "cv": {"n_folds": 3},
+        "cost": {"fn": 10.0, "fp": 1.0},
+        "model": lgbm,
+        "resample": rs,
+        "search": {
+            "coarse_trials": 1,
+            "refine_trials": 1,
+            "threshold_points": 201,
+            "n_jobs": 1,
+            "candidates": {"dummy": {"kind": "dummy"}, "lightgbm": lgbm},
+            "strategies": {"none": {"strategy": "none"}, "class_weight": rs},
+        },
+        "tracking": {"experiment": "stages", "registered_model": "cs-stages"},
+    }
+    (d / "params.yaml").write_text(yaml.safe_dump(params))
+    p = ["--params", str(d / "params.yaml")]
+    feats = [
+        "--features",
+        str(d / "features/train.parquet"),
+        "--feature-list",
+        str(d / "features/feature_list.json"),
+    ]
+    split.main([*p, "--train", str(d / "application_train.parquet"), "--out", str(d / "split.pq")])
+    resample.main(
+        [
+            *p,
+            *feats,
+            "--split",
+            str(d / "split.pq"),
+            "--out",
+            str(d / "resample"),
+            "--report",
+            str(d / "metrics/resample.json"),
+        ]
+    )
+    train.main(
+        [
+            *p,
+            *feats,
+            "--split",
+            str(d / "split.pq"),
+            "--out",
+            str(d / "train"),
+            "--cv-metrics",
+            str(d / "metrics/cv.json"),
+            "--models-metrics",
+            str(d / "metrics/models.json"),
+        ]
+    )
+
+    def run_evaluate(bundle: str) -> None:
+        evaluate.main(
+            [
+                *p,
+                *feats,
+                "--test-features",
+                str(d / "features/test.parquet"),
+                "--feature-spec",
+                str(d / "features/features.yaml"),
+                "--split",
+                str(d / "split.pq"),
+                "--resampled",
+                str(d / "resample"),
+                "--train-dir",
+                str(d / "train"),
+                "--application-test",
+                str(d / "application_test.parquet"),
+                "--bundle",
+                str(d / bundle),
+                "--metrics",
+                str(d / "metrics/test.json"),
+                "--plots",
+                str(d / "metrics/plots"),
+            ]
+        )
+
+    run_evaluate("bundle")
+    run_evaluate("bundle2")
+    cv = json.loads((d / "metrics/cv.json").read_text())
+    assert cv["model"] == "lightgbm" and cv["resample"] == "class_weight" and cv["n_folds"] == 3
+    assert set(json.loads((d / "metrics/models.json").read_text())) == {
+        "dummy/none",
+        "dummy/class_weight",
+        "lightgbm/none",
+        "lightgbm/class_weight",
+    }
+    assert json.loads((d / "metrics/resample.json").read_text())["strategy"] == "class_weight"
+    test = json.loads((d / "metrics/test.json").read_text())
+    bundle = load_bundle(d / "bundle")
+    assert bundle.threshold == test["threshold"] and bundle.calibration.method == "platt"
+    assert bundle.meta["metrics"]["test"] == test
+    for name in ("bundle.json", "model.txt", "clients.parquet", "features.yaml"):
+        assert (d / "bundle" / name).read_bytes() == (d / "bundle2" / name).read_bytes(), name
+    clients = pd.read_parquet(d / "bundle/clients.parquet")
+    assert list(clients.columns) == ["SK_ID_CURR", "NAME_RAW", *FEATURES] and len(clients) == 40
+    calib = json.loads((d / "metrics/plots/calibration.json").read_text())
+    assert {"mean_predicted", "observed_rate"} <= set(calib[0])
+    assert _alias(store, "cs-stages", "champion") == "1"
+    assert _alias(store, "cs-stages", "challenger") == "2"
