@@ -29,6 +29,7 @@ from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
+import optuna
 import pandas as pd
 
 from scoring.config import load_params, section, setup_logging
@@ -61,6 +62,7 @@ class Row:
     cost_per_client: float
     threshold: float
     seconds: float
+    fold_aucs: tuple[float, ...]
 
 
 def summarise(
@@ -84,6 +86,7 @@ def summarise(
         cost_per_client=choice.cost_per_client,
         threshold=choice.threshold,
         seconds=seconds,
+        fold_aucs=tuple(fold_aucs),
     )
 
 
@@ -123,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, help="write the table as JSON here")
     args = ap.parse_args(argv)
     setup_logging()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     if not args.data.is_file():
         raise SystemExit(f"real rows not found at {args.data} (outside this environment?)")
     params = load_params(args.params)
@@ -217,6 +221,14 @@ def main(argv: list[str] | None = None) -> None:
             f"{r.name:58s} {r.n_features:8d} {r.auc_mean:.4f} ± {r.auc_std:.4f} "
             f"{r.oof_auc:8.4f} {r.cost_per_client:11.4f}  (t={r.threshold:.3f}, "
             f"{r.seconds:.0f} s)"
+        )
+    naive = np.array(rows[0].fold_aucs)
+    for r in rows[1:]:
+        diff = np.array(r.fold_aucs) - naive
+        print(
+            f"{r.name}: paired fold AUC gain over naive {diff.mean():+.4f} ± {diff.std():.4f}, "
+            f"better on {int((diff > 0).sum())}/{diff.size} folds; cost/client "
+            f"{r.cost_per_client - rows[0].cost_per_client:+.4f}"
         )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
