@@ -89,7 +89,7 @@ def check_bundle() -> str | None:
     print(
         f"bundle ok: model {bundle.model_version} ({bundle.model_kind}, "
         f"{len(bundle.feature_names)} features), {len(service.store)} known clients, "
-        f"features via {service.features.name}",
+        f"features via {service.features.name}, reason codes by {service.default_attribution}",
         file=sys.stderr,
     )
     return None

@@ -116,6 +116,8 @@ def create_app(
                 "n_features": len(bundle.feature_names),
                 "n_clients": len(service.store),
                 "features": service.features.name,
+                "reason_attribution": service.default_attribution,
+                "treeshap_work": service.path.treeshap_work if service.path else None,
             },
         )
         try:

@@ -22,7 +22,7 @@ import msgspec
 import numpy as np
 
 from api import bands
-from api.attribution import PathAttribution
+from api.attribution import PathAttribution, treeshap_is_affordable
 from api.errors import invalid, not_found
 from api.features import BuilderFeatures, FeatureProblem, RawColumnFeatures
 from api.observability import Metrics
@@ -122,10 +122,17 @@ class ScoringService:
         self.metrics = metrics
         self.settings = settings
         self.path: PathAttribution | None = None
+        default: Attribution = "linear"
         if bundle.booster is not None:
             # one OpenMP thread per call: the workers already occupy every core
             bundle.predict_params = {**bundle.predict_params, "num_threads": 1}
             self.path = PathAttribution.from_booster(bundle.booster)
+            choice = settings.reason_attribution
+            if choice == "auto":
+                choice = "treeshap" if treeshap_is_affordable(self.path) else "path"
+            default = "path" if choice == "path" else "treeshap"
+        #: the attribution of /v1/score reason codes when the request does not choose
+        self.default_attribution: Attribution = default
         self.feature_index = {f: j for j, f in enumerate(bundle.feature_names)}
         top = [f for f in bundle.meta.get("top_features", []) if f in self.feature_index]
         self.summary_features = (top or list(bundle.feature_names))[:SUMMARY_FEATURES]
@@ -140,8 +147,9 @@ class ScoringService:
         """The method used for reason codes: linear models are exact by construction."""
         if self.bundle.model_kind == "linear":
             return "linear"
-        choice = requested or self.settings.reason_attribution
-        return "path" if choice == "path" and self.path is not None else "treeshap"
+        if requested is None:
+            return self.default_attribution
+        return "path" if requested == "path" and self.path is not None else "treeshap"
 
     def contributions(self, X: np.ndarray, method: Attribution) -> np.ndarray:
         """Log-odds contributions (last column = bias) with the chosen method."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
-PathOrExact = Literal["path", "treeshap"]
+AttributionSetting = Literal["auto", "path", "treeshap"]
 
 
 def _int(name: str, default: int) -> int:
@@ -39,8 +39,9 @@ class Settings:
       ``sqlite:///data/events.db``; ``none`` disables recording, for experiments only);
     - ``MAX_BODY_BYTES`` (1 MiB) for ``/v1/score``, ``MAX_BATCH_BODY_BYTES`` (16 MiB) for
       ``/v1/score/batch``;
-    - ``REASON_ATTRIBUTION`` (``path``): how score responses attribute reason codes —
-      ``path`` (fast path attribution, see :mod:`api.attribution`) or ``treeshap`` (exact);
+    - ``REASON_ATTRIBUTION`` (``auto``): how ``/v1/score`` attributes reason codes —
+      ``treeshap`` (exact), ``path`` (fast path attribution, see :mod:`api.attribution`), or
+      ``auto``: exact when the model's TreeSHAP work fits the per-request budget, else path;
     - ``LOG_REQUESTS`` (true): one JSON access-log line per request.
     """
 
@@ -48,19 +49,21 @@ class Settings:
     events_url: str | None = None
     max_body_bytes: int = 1 << 20
     max_batch_body_bytes: int = 16 << 20
-    reason_attribution: PathOrExact = "path"
+    reason_attribution: AttributionSetting = "auto"
     log_requests: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
-        method = os.environ.get("REASON_ATTRIBUTION", "path").strip().lower()
-        if method not in ("path", "treeshap"):
-            raise ValueError(f"$REASON_ATTRIBUTION must be 'path' or 'treeshap', got {method!r}")
+        method = os.environ.get("REASON_ATTRIBUTION", "auto").strip().lower()
+        if method not in ("auto", "path", "treeshap"):
+            raise ValueError(
+                f"$REASON_ATTRIBUTION must be 'auto', 'path' or 'treeshap', got {method!r}"
+            )
         return cls(
             bundle_dir=Path(os.environ.get("BUNDLE_DIR") or "models/bundle"),
             events_url=os.environ.get("EVENTS_URL") or None,
             max_body_bytes=_int("MAX_BODY_BYTES", 1 << 20),
             max_batch_body_bytes=_int("MAX_BATCH_BODY_BYTES", 16 << 20),
-            reason_attribution="path" if method == "path" else "treeshap",
+            reason_attribution=cast(AttributionSetting, method),
             log_requests=_flag("LOG_REQUESTS", True),
         )

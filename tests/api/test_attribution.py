@@ -72,3 +72,26 @@ def test_agreement_with_treeshap_on_refusals(bundle: Bundle, matrix: np.ndarray)
         theirs = {r.feature for r in bundle.reason_codes(x, e)}
         hits += bool(mine) and mine[0].feature in theirs
     assert hits / len(rows) >= 0.9
+
+
+def test_auto_rule_picks_exact_for_small_models_and_path_for_large_ones(
+    bundle: Bundle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api import attribution
+    from api.app import build_service
+    from api.observability import Metrics
+    from api.service import NullEventSink
+    from api.settings import Settings
+    from scoring.bundle import load_bundle
+
+    path = PathAttribution.from_booster(bundle.booster)
+    assert 0 < path.treeshap_work <= attribution.AFFORDABLE_TREESHAP_WORK
+    svc = build_service(load_bundle(bundle.root), NullEventSink(), Metrics(), Settings())
+    assert svc.default_attribution == "treeshap"
+    monkeypatch.setattr(attribution, "AFFORDABLE_TREESHAP_WORK", path.treeshap_work - 1)
+    big = build_service(load_bundle(bundle.root), NullEventSink(), Metrics(), Settings())
+    assert big.default_attribution == "path"
+    forced = build_service(
+        load_bundle(bundle.root), NullEventSink(), Metrics(), Settings(reason_attribution="path")
+    )
+    assert forced.default_attribution == "path"

@@ -327,4 +327,4 @@ def test_model_describes_the_bundle(client: TestClient[Litestar], bundle: Bundle
     assert body["calibration_method"] == bundle.calibration.method
     assert body["n_features"] == len(bundle.feature_names)
     assert body["metrics"] == bundle.meta["metrics"]
-    assert body["reason_attribution"] == "path"
+    assert body["reason_attribution"] == "treeshap"

@@ -88,7 +88,7 @@ def test_refusal_carries_up_to_four_reasons_toward_refusal(
     body = client.post("/v1/score", json={"application": _raw(raw_test_rows, refused_id)}).json()
     reasons = body["reason_codes"]
     assert 1 <= len(reasons) <= 4
-    assert body["attribution"] == "path"
+    assert body["attribution"] == "treeshap"  # auto: this small model's TreeSHAP is affordable
     contributions = [r["contribution"] for r in reasons]
     assert all(c > 0 for c in contributions)
     assert contributions == sorted(contributions, reverse=True)
@@ -113,6 +113,23 @@ def test_exact_attribution_on_request_matches_the_bundle_treeshap(
     assert [r["feature"] for r in body["reason_codes"]] == [w.feature for w in want]
     got = [r["contribution"] for r in body["reason_codes"]]
     assert got == pytest.approx([w.contribution for w in want], rel=1e-9)
+
+
+def test_path_attribution_on_request_adds_up_and_leads_with_a_treeshap_reason(
+    client: TestClient[Litestar],
+    raw_test_rows: pd.DataFrame,
+    clients_frame: pd.DataFrame,
+    bundle: Bundle,
+    refused_id: int,
+) -> None:
+    body = client.post(
+        "/v1/score?attribution=path", json={"application": _raw(raw_test_rows, refused_id)}
+    ).json()
+    assert body["attribution"] == "path"
+    X = bundle.encode(clients_frame[clients_frame["SK_ID_CURR"] == refused_id])
+    exact = {r.feature for r in bundle.reason_codes(X[0], bundle.contributions(X)[0])}
+    assert body["reason_codes"][0]["feature"] in exact
+    assert all(r["contribution"] > 0 for r in body["reason_codes"])
 
 
 def test_reason_modes(
