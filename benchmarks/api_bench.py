@@ -50,7 +50,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -112,52 +112,74 @@ class Payloads:
 
 
 def build_payloads(bundle_dir: Path) -> Payloads:
-    """An approved client and a refused one with 4 reason codes, from the known clients.
+    """An approved application and a refused one with 4 reason codes (both attributions).
 
-    Their raw application comes from the real application_test rows when available (else from
-    the raw columns kept in clients.parquet).
+    Candidates are the known clients' raw application columns from ``clients.parquet``, sent
+    without history; their decision is computed in-process through the API's own path (the
+    bundle's feature code, encode, predict), so the expectation holds for any bundle. MLflow
+    receives the features the API computes for the same application, the in-process loop the
+    encoded row: same model, same input, same decision everywhere.
     """
     import msgspec
     import pandas as pd
 
+    from api.features import make_feature_computer
+    from api.schemas import request_types
     from scoring.bundle import load_bundle
     from scoring.schema import APPLICATION_TEST, table_schema
-    from tests.support.bundle_factory import real_data_dir
     from tests.support.payloads import application_json
 
     b = load_bundle(bundle_dir)
-    clients = pd.read_parquet(bundle_dir / "clients.parquet").head(3000)
-    X = b.encode(clients)
-    proba = b.predict_proba(X)
-    approved = int(np.flatnonzero(proba < b.threshold)[0])
-    refused_rows = np.flatnonzero(proba >= b.threshold)
-    contrib = b.contributions(X[refused_rows[:50]])
-    refused = next(
-        int(r)
-        for r, c in zip(refused_rows[:50], contrib, strict=False)
-        if len(b.reason_codes(X[r], c)) == 4
-    )
-    real = real_data_dir() / "application_test.csv.gz"
-    raw = pd.read_csv(real).set_index("SK_ID_CURR") if real.is_file() else None
+    b.predict_params = {"num_threads": 1}
+    computer = make_feature_computer(b)
+    decoder = msgspec.json.Decoder(request_types().score_request)
     kaggle = [c.name for c in table_schema(APPLICATION_TEST).columns]
+    clients = pd.read_parquet(bundle_dir / "clients.parquet").head(2000)
+    chosen: dict[str, tuple[bytes, dict[str, Any], np.ndarray, int]] = {}
+    path = None
+    if b.booster is not None:
+        from api.attribution import PathAttribution
+
+        path = PathAttribution.from_booster(b.booster)
+    for _, row in clients.iterrows():
+        body = msgspec.json.encode(
+            {"application": application_json({c: row.get(c) for c in kaggle if c in row})}
+        )
+        try:
+            req = decoder.decode(body)
+        except msgspec.ValidationError:
+            continue
+        application = msgspec.structs.asdict(cast(Any, req).application)
+        feats = computer.compute(application, None)
+        x = b.encode_record(feats)
+        refused = b.decide(float(b.predict_proba(x)[0])) == "refused"
+        sk = int(row["SK_ID_CURR"])
+        if not refused and "plain" not in chosen:
+            chosen["plain"] = (body, feats, x, sk)
+        elif refused and "reasons" not in chosen:
+            exact = b.reason_codes(x[0], b.contributions(x)[0])
+            fast = exact
+            if path is not None:
+                leaves = b.booster.predict(x, pred_leaf=True, num_threads=1)
+                fast = b.reason_codes(x[0], path.from_leaves(leaves)[0])
+            if len(exact) == 4 and len(fast) == 4:
+                chosen["reasons"] = (body, feats, x, sk)
+        if len(chosen) == 2:
+            break
+    missing = {"plain", "reasons"} - set(chosen)
+    if missing:
+        raise SystemExit(f"error: no known client gives the {missing} mode(s) in {bundle_dir}")
     api: dict[str, bytes] = {}
     mlflow: dict[str, bytes] = {}
     rows: dict[str, np.ndarray] = {}
     ids: dict[str, int] = {}
-    for mode, pos in (("plain", approved), ("reasons", refused)):
-        sk = int(clients["SK_ID_CURR"].iloc[pos])
-        row: dict[str, Any]
-        if raw is not None and sk in raw.index:
-            row = {str(k): v for k, v in raw.loc[sk].items()} | {"SK_ID_CURR": sk}
-        else:
-            row = {c: clients[c].iloc[pos] for c in kaggle if c in clients.columns}
-        api[mode] = msgspec.json.encode({"application": application_json(row)})
-        feats = clients.iloc[[pos]][b.feature_names]
-        data = [[_plain(v) for v in feats.iloc[0].tolist()]]
+    for mode, (body, feats, x, sk) in chosen.items():
+        api[mode] = body
+        data = [[_plain(feats.get(name)) for name in b.feature_names]]
         mlflow[mode] = msgspec.json.encode(
             {"dataframe_split": {"columns": b.feature_names, "data": data}}
         )
-        rows[mode] = X[pos : pos + 1].copy()
+        rows[mode] = x
         ids[mode] = sk
     return Payloads(api, mlflow, rows, ids)
 

@@ -35,7 +35,7 @@ class BundleModel(PythonModel):
     ) -> list[dict[str, Any]]:
         b = self.bundle
         if len(model_input) == 1:  # the common online case: skip the per-column pandas path
-            X = b.encode_record(model_input.iloc[0].to_dict())
+            X = b.encode_record({str(k): v for k, v in model_input.iloc[0].items()})
         else:
             X = b.encode(model_input)
         proba = b.predict_proba(X)
