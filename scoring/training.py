@@ -32,7 +32,7 @@ from joblib import Parallel, delayed
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from scoring.calibration import cross_fit_calibrate
+from scoring.calibration import check_method, cross_fit_calibrate
 from scoring.cost import CostWeights
 from scoring.evaluation import classification_metrics, safe_auc
 from scoring.models import MODEL_KINDS, ModelSpec, ResampleSpec, build_pipeline
@@ -296,7 +296,7 @@ def oof_metrics(
     fitted on the other folds), so the Brier score and threshold are those of the served,
     calibrated probability and not flattered by an in-sample fit.
     """
-    calibrated = cross_fit_calibrate(oof, y, folds, calibration)  # type: ignore[arg-type]
+    calibrated = cross_fit_calibrate(oof, y, folds, check_method(calibration))
     choice = best_threshold(y, calibrated, weights, grid)
     return classification_metrics(y, calibrated, choice.threshold, weights), calibrated
 

@@ -32,6 +32,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 from imblearn.pipeline import Pipeline
+from mlflow.types import DataType
 
 from scoring import tracking
 from scoring.bundle import Bundle, Calibration, load_bundle, write_bundle
@@ -185,7 +186,7 @@ def make_rescorer(holdout: pd.DataFrame, y: np.ndarray, weights: CostWeights) ->
             raise KeyError(f"{model_uri} needs features absent from this holdout: {absent[:5]}")
         frame = holdout[columns].copy()
         for spec in schema.inputs:
-            if str(spec.type) == "DataType.string":
+            if spec.type == DataType.string:
                 frame[spec.name] = frame[spec.name].astype("string")
             else:
                 frame[spec.name] = pd.to_numeric(frame[spec.name]).astype("float64")

@@ -389,3 +389,9 @@ def test_stages_write_the_contract_outputs_and_register(
     assert {"mean_predicted", "observed_rate"} <= set(calib[0])
     assert _alias(store, "cs-stages", "champion") == "1"
     assert _alias(store, "cs-stages", "challenger") == "2"
+    # the champion re-scored on the holdout (the path used when holdouts differ) costs the same
+    from scoring.training import subset_rows
+
+    holdout = subset_rows(df, pd.read_parquet(d / "split.pq"), "holdout")
+    rescore = evaluate.make_rescorer(holdout, holdout["TARGET"].to_numpy(), CostWeights())
+    assert rescore("models:/cs-stages/1", bundle.threshold) == test["business_cost"]
