@@ -134,10 +134,9 @@ def build_routes(rt: Runtime, settings: Settings, metrics: Metrics) -> list[HTTP
         svc = rt.require()
         req = decode_body(await request.body(), score_decoder)
         args = (req, _rid(request), _t0(request), reasons, attribution)
-        exact = reasons != "never" and svc.attribution(attribution) == "treeshap"
-        if exact or getattr(req, "history", None) is not None:
-            # exact TreeSHAP or history aggregation take milliseconds: run them off the event
-            # loop (LightGBM and Polars release the GIL), the loop keeps serving other requests
+        if svc.slow_reasons(reasons, attribution) or getattr(req, "history", None) is not None:
+            # exact TreeSHAP of a large model or history aggregation take milliseconds: off the
+            # event loop (LightGBM and Polars release the GIL), which keeps serving
             return await anyio.to_thread.run_sync(svc.score_application, *args)
         return svc.score_application(*args)
 
@@ -202,10 +201,11 @@ def build_routes(rt: Runtime, settings: Settings, metrics: Metrics) -> list[HTTP
         attribution: AttributionParam = None,
     ) -> ClientResponse:
         svc = rt.require()
-        # exact reason codes of a refused client take milliseconds: off the event loop
-        return await anyio.to_thread.run_sync(
-            svc.client, sk_id_curr, _rid(request), _t0(request), reasons, attribution
-        )
+        args = (sk_id_curr, _rid(request), _t0(request), reasons, attribution)
+        # known-client reasons are exact by default: off the loop when that is slow
+        if svc.slow_reasons(reasons, attribution or "treeshap"):
+            return await anyio.to_thread.run_sync(svc.client, *args)
+        return svc.client(*args)
 
     @get(
         "/v1/clients/{sk_id_curr:int}/explanation",

@@ -133,6 +133,8 @@ class ScoringService:
             default = "path" if choice == "path" else "treeshap"
         #: the attribution of /v1/score reason codes when the request does not choose
         self.default_attribution: Attribution = default
+        #: exact TreeSHAP takes milliseconds per row for this model (see ``slow_reasons``)
+        self.treeshap_is_slow = self.path is not None and not treeshap_is_affordable(self.path)
         self.feature_index = {f: j for j, f in enumerate(bundle.feature_names)}
         top = [f for f in bundle.meta.get("top_features", []) if f in self.feature_index]
         self.summary_features = (top or list(bundle.feature_names))[:SUMMARY_FEATURES]
@@ -150,6 +152,19 @@ class ScoringService:
         if requested is None:
             return self.default_attribution
         return "path" if requested == "path" and self.path is not None else "treeshap"
+
+    def slow_reasons(self, reasons: ReasonsMode, attribution: str | None) -> bool:
+        """Whether reason codes may cost milliseconds (exact TreeSHAP on a large model).
+
+        The handlers then run the request in a worker thread (LightGBM releases the GIL), so
+        the event loop keeps serving; anything cheaper runs inline, as a thread hop costs more
+        than it saves (STACK_NOTES: ``sync_to_thread`` halves throughput).
+        """
+        return (
+            reasons != "never"
+            and self.treeshap_is_slow
+            and self.attribution(attribution) == "treeshap"
+        )
 
     def contributions(self, X: np.ndarray, method: Attribution) -> np.ndarray:
         """Log-odds contributions (last column = bias) with the chosen method."""
