@@ -12,8 +12,8 @@ one full-scale job at a time on a shared machine. The script then checks that bo
 same values on a sample of clients, and prints wall time, peak RSS and the ratio.
 
 Implementations: ``engine`` (FeatureBuilder.build: Narwhals on Polars, in-memory engine, the
-stage default), ``engine-streaming`` (same plan on Polars' streaming engine), ``pandas``
-(benchmarks/pandas_reference.py).
+stage default), ``engine-streaming`` (same plan on Polars' streaming engine), ``engine-duckdb``
+(the same engine code on DuckDB relations), ``pandas`` (benchmarks/pandas_reference.py).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SPEC = ROOT / "conf" / "features" / "default.yaml"
-IMPLEMENTATIONS = ("engine", "engine-streaming", "pandas")
+IMPLEMENTATIONS = ("engine", "engine-streaming", "engine-duckdb", "pandas")
 SAMPLE_ROWS = 3000
 
 
@@ -55,12 +55,20 @@ def worker(implementation: str, data: Path, spec_path: Path, sample_out: Path) -
         import pandas_reference  # this script's folder is on sys.path (run as a script)
 
         assert builder.frequencies is not None
-        tables = pandas_reference.read_tables(data, builder.spec)
-        frame = pandas_reference.build(builder.spec, builder.frequencies, apps, tables)
+        frame = pandas_reference.build(builder.spec, builder.frequencies, apps, data)
         shape = frame.shape
         sample = frame.iloc[:: max(1, len(frame) // SAMPLE_ROWS)]
     else:
-        history = scan_parquet_tables(data, set(HISTORY_TABLES))
+        history: dict[str, Any] = dict(scan_parquet_tables(data, set(HISTORY_TABLES)))
+        if implementation == "engine-duckdb":  # the same engine code on another backend
+            import duckdb
+
+            con = duckdb.connect()
+            history = {
+                t: con.read_parquet(str(data / f"{t}.parquet"))
+                for t in HISTORY_TABLES
+                if (data / f"{t}.parquet").is_file()
+            }
         out = builder.build(apps, history, streaming=implementation == "engine-streaming")
         shape = out.shape
         sample = out.gather_every(max(1, out.height // SAMPLE_ROWS)).to_pandas()

@@ -15,7 +15,7 @@ reference produce the same features (tests/unit/test_features_reference.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,47 +28,52 @@ from scoring.features.application import (
     columns_from_frame,
     evaluate_derived,
 )
-from scoring.features.expr import numpy_errors_ignored
+from scoring.features.expr import columns, numpy_errors_ignored
 from scoring.features.spec import ALL, CLIENT_KEY, FeatureSpec, HistoryBlock
 from scoring.schema import table_schema
 
-
-def read_tables(directory: Path, spec: FeatureSpec) -> dict[str, pd.DataFrame]:
-    """Each history table the spec uses, with only the columns it needs (missing file = empty)."""
-    needed: dict[str, set[str]] = {}
-    for block in spec.blocks:
-        needed.setdefault(block.table, set()).update(block.raw_columns)
-    out: dict[str, pd.DataFrame] = {}
-    for table, cols in needed.items():
-        order = [c for c in table_schema(table).column_names if c in cols]
-        path = directory / f"{table}.parquet"
-        if path.is_file():
-            out[table] = pd.read_parquet(path, columns=order)
-        else:
-            out[table] = pd.DataFrame({c: pd.Series(dtype="float64") for c in order})
-    return out
+#: History tables: in-memory frames, or a folder of ``<table>.parquet`` read one at a time.
+Tables = Mapping[str, pd.DataFrame] | Path
 
 
-def client_features(
-    spec: FeatureSpec, tables: Mapping[str, pd.DataFrame]
-) -> dict[str, pd.DataFrame]:
-    """Per-client features of every client-level block (index ``SK_ID_CURR``)."""
+def read_table(directory: Path, table: str, wanted: Sequence[str]) -> pd.DataFrame:
+    """Only the needed columns; text read as dictionary (category) — no str object per row."""
+    order = [c for c in table_schema(table).column_names if c in set(wanted)]
+    path = directory / f"{table}.parquet"
+    if not path.is_file():  # a missing table means no history for anyone
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in order})
+    text = [c for c in order if table_schema(table).column(c).dtype == "str"]
+    return pd.read_parquet(path, columns=order, read_dictionary=text or None)
+
+
+def client_features(spec: FeatureSpec, tables: Tables) -> dict[str, pd.DataFrame]:
+    """Per-client features of every client-level block (index ``SK_ID_CURR``).
+
+    From a folder, each table is read when its block runs and released afterwards, so the peak
+    memory is one table plus the results, not all seven tables at once.
+    """
     built: dict[str, pd.DataFrame] = {}
     for block in spec.blocks:  # children first
-        built[block.name] = block_features(spec, block, tables, built)
+        if isinstance(tables, Path):
+            source = read_table(tables, block.table, block.raw_columns)
+        else:
+            source = tables[block.table]
+        built[block.name] = block_features(spec, block, source, built)
+        del source
+        for join in block.joins:  # a child's rows are only needed by its parent
+            del built[join.block]
     return {b.name: built[b.name] for b in spec.client_blocks}
 
 
 def block_features(
     spec: FeatureSpec,
     block: HistoryBlock,
-    tables: Mapping[str, pd.DataFrame],
+    source: pd.DataFrame,
     built: Mapping[str, pd.DataFrame],
 ) -> pd.DataFrame:
     """One block: typed columns, pre-joins, derived columns, subsets, grouped aggregations."""
     schema = table_schema(block.table)
     keys = {block.key, *(j.on for j in block.joins)}
-    source = tables[block.table]
     df = pd.DataFrame(index=pd.RangeIndex(len(source)))
     sentinels = dict(block.sentinels)
     for col in block.raw_columns:
@@ -144,28 +149,26 @@ def build(
     spec: FeatureSpec,
     frequencies: Frequencies,
     applications: pd.DataFrame,
-    tables: Mapping[str, pd.DataFrame],
+    tables: Tables,
 ) -> pd.DataFrame:
     """``SK_ID_CURR`` + every feature for each application (same layout as the engine)."""
     n = len(applications)
     app = application_features(
         spec.application, frequencies, columns_from_frame(applications, spec.application), n
     )
-    frame = pd.DataFrame(app)
-    frame.insert(0, CLIENT_KEY, applications[CLIENT_KEY].to_numpy(dtype=np.int64))
+    keys = pd.DataFrame({CLIENT_KEY: applications[CLIENT_KEY].to_numpy(dtype=np.int64)})
+    parts = [keys, pd.DataFrame(app)]
     for name, feats in client_features(spec, tables).items():
         block = spec.block(name)
-        joined = frame[[CLIENT_KEY]].merge(feats, left_on=CLIENT_KEY, right_index=True, how="left")
-        for f in block.features:
-            if f.empty_value is not None:
-                joined[f.name] = joined[f.name].fillna(f.empty_value)
-        frame = pd.concat([frame, joined.drop(columns=CLIENT_KEY)], axis=1)
+        joined = keys.merge(feats, left_on=CLIENT_KEY, right_index=True, how="left")
+        fills = {f.name: f.empty_value for f in block.features if f.empty_value is not None}
+        parts.append(joined.drop(columns=CLIENT_KEY).fillna(fills))
+    frame = pd.concat(parts, axis=1)
+    del parts
     if spec.cross:
-        cols: dict[str, Any] = {
-            c: frame[c].to_numpy(dtype=np.float64)
-            for c in frame.columns
-            if c != CLIENT_KEY and frame[c].dtype != object
-        }
+        needed = {c for d in spec.cross for c in columns(d.node)} - {d.name for d in spec.cross}
+        cols: dict[str, Any] = {c: frame[c].to_numpy(dtype=np.float64) for c in needed}
         evaluate_derived(spec.cross, cols, n)
-        frame = pd.concat([frame, pd.DataFrame({d.name: cols[d.name] for d in spec.cross})], axis=1)
+        cross = pd.DataFrame({d.name: cols[d.name] for d in spec.cross})
+        frame = pd.concat([frame, cross], axis=1)
     return frame[[CLIENT_KEY, *spec.feature_names]]

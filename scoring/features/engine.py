@@ -118,6 +118,7 @@ def aggregate_block(
         zero = [f.name for f in child.features if f.empty_value == 0.0]
         if zero:
             rows = rows.with_columns(*(nw.col(c).fill_null(0.0) for c in zero))
+    rows = _sorted_for_grouping(rows, block)  # before derived/indicator columns: less to move
     rows = _with_derived(rows, block)
     shares = {(str(f.column), str(f.level)) for f in block.features if f.agg == "share"}
     if shares:  # 1-byte indicators, aggregated by a plain mean (the fast group-by path)
@@ -128,7 +129,6 @@ def aggregate_block(
             .alias(_indicator(col, level))
             for col, level in sorted(shares)
         )
-    rows = _sorted_for_grouping(rows, block)
     by_subset: dict[str, list[FeatureDef]] = {}
     for f in block.features:
         by_subset.setdefault(str(f.subset), []).append(f)
@@ -156,10 +156,16 @@ def aggregate_block(
 
 
 def _prepare(block: HistoryBlock, source: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
-    """Project, type (Float64 numbers, null for NaN and sentinels) — the spec's row semantics."""
+    """Project, type (Float64 numbers, null for NaN and sentinels) — the spec's row semantics.
+
+    On Polars, text columns with known levels become ``Enum``: the ~150 level comparisons of
+    the share and flag features then compare small integer codes, not strings (a value outside
+    the schema's levels fails loudly here, as it would have in ingest).
+    """
     schema = table_schema(block.table)
     keys = {block.key, *(j.on for j in block.joins)}
     sentinels = dict(block.sentinels)
+    polars = source.implementation is nw.Implementation.POLARS
     exprs = []
     for name in block.raw_columns:
         dtype = schema.column(name).dtype
@@ -168,7 +174,11 @@ def _prepare(block: HistoryBlock, source: nw.LazyFrame[Any]) -> nw.LazyFrame[Any
             exprs.append(col.cast(nw.Int64))
             continue
         if dtype == "str":
-            exprs.append(col.cast(nw.String))
+            levels = schema.column(name).levels
+            if polars and levels:  # comparisons on 1-4 byte codes instead of strings
+                exprs.append(col.cast(nw.Enum(list(levels))))
+            else:
+                exprs.append(col.cast(nw.String))
             continue
         col = col.cast(nw.Float64)
         if dtype == "float":
@@ -190,7 +200,9 @@ def _sorted_for_grouping(rows: nw.LazyFrame[Any], block: HistoryBlock) -> nw.Laz
     """
     if rows.implementation is not nw.Implementation.POLARS:
         return rows
-    unique = [k for k in table_schema(block.table).keys if k != block.key]
+    # File order is kept by the stable sort; only after a join (whose output order is not
+    # guaranteed) is the table's unique key needed to fix the order within a client.
+    unique = [k for k in table_schema(block.table).keys if k != block.key] if block.joins else []
     native: pl.LazyFrame = rows.to_native()
     native = native.sort([block.key, *unique], maintain_order=True)
     return nw.from_native(native.with_columns(pl.col(block.key).set_sorted()))

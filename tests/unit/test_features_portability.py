@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+import yaml
 
 from scoring.features import FeatureBuilder
 from scoring.features.sample import random_applications, random_history
@@ -20,7 +21,13 @@ def test_same_spec_same_features_on_duckdb_and_polars() -> None:
     ids = np.arange(500_001, 500_081)
     apps = random_applications(ids, rng, train=True).drop(columns="TARGET")
     tables = random_history(ids, rng)
-    builder = FeatureBuilder.from_spec(DEFAULT).fit(apps)
+    # The default spec minus three blocks: DuckDB spends ~20 s planning all 952 features on
+    # tiny data. What stays covers every construct: pre-join, sentinels, derived columns,
+    # filters, time windows, "last N" windows, shares, nunique, var.
+    spec = yaml.safe_load(DEFAULT.read_text(encoding="utf-8"))
+    spec["history"] = {k: spec["history"][k] for k in ("BB", "BURO", "INSTAL")}
+    spec.pop("cross")
+    builder = FeatureBuilder.from_spec(spec).fit(apps)
     con = duckdb.connect()
     relations = {}
     for name, frame in tables.items():
