@@ -247,9 +247,10 @@ def test_comparison_with_similar_clients(
     compare = section(page, "compare")
     compare.get_by_text("Similar clients", exact=True).click()
     group = httpx.get(f"{api_url}/v1/clients/{sk_id}/similar", timeout=10).json()
-    expect(compare.locator("p", has_text=re.compile("^Similar clients:"))).to_contain_text(
-        f"{group['count']:,} clients"
-    )
+    # the group's definition line ("Similar clients: <bands> — N clients."), not the scatter
+    # summary that also starts with "Similar clients:"
+    definition = compare.locator("p", has_text=re.compile(r"^Similar clients:.* — "))
+    expect(definition).to_contain_text(f"{group['count']:,} clients")
     expect(
         compare.get_by_text(re.compile(r"higher than \d+\s% of similar clients"))
     ).to_be_visible()
