@@ -163,12 +163,14 @@ def build(
         joined = keys.merge(feats, left_on=CLIENT_KEY, right_index=True, how="left")
         fills = {f.name: f.empty_value for f in block.features if f.empty_value is not None}
         parts.append(joined.drop(columns=CLIENT_KEY).fillna(fills))
-    frame = pd.concat(parts, axis=1)
-    del parts
     if spec.cross:
         needed = {c for d in spec.cross for c in columns(d.node)} - {d.name for d in spec.cross}
-        cols: dict[str, Any] = {c: frame[c].to_numpy(dtype=np.float64) for c in needed}
+        cols: dict[str, Any] = {
+            c: part[c].to_numpy(dtype=np.float64) for part in parts for c in needed & set(part)
+        }
         evaluate_derived(spec.cross, cols, n)
-        cross = pd.DataFrame({d.name: cols[d.name] for d in spec.cross})
-        frame = pd.concat([frame, cross], axis=1)
-    return frame[[CLIENT_KEY, *spec.feature_names]]
+        parts.append(pd.DataFrame({d.name: cols[d.name] for d in spec.cross}))
+    frame = pd.concat(parts, axis=1)  # one copy, already in model column order
+    if list(frame.columns) != [CLIENT_KEY, *spec.feature_names]:
+        raise AssertionError("pandas reference: column order differs from the spec")
+    return frame
