@@ -79,6 +79,7 @@ class Run:
     requests: int
     errors: int  # non-2xx answers + connection errors
     loadgen: str
+    cpu_ms: float | None = None  # server CPU (all its processes) per request, measured
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,7 +215,9 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def serve(cmd: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[None]:
+def serve(
+    cmd: list[str], env: dict[str, str], ready_url: str, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server (own process group), wait until ``ready_url`` answers 200, stop it after."""
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -222,7 +225,7 @@ def serve(cmd: list[str], env: dict[str, str], ready_url: str, log: Path) -> Ite
         )
         try:
             wait_http(ready_url, 600, proc)
-            yield
+            yield proc
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -253,6 +256,28 @@ def save_mlflow_model(bundle_dir: Path, target: Path) -> Path:
     return target
 
 
+def session_cpu_seconds(sid: int) -> float:
+    """User + system CPU seconds of every live process of session ``sid`` (the server and its
+    workers: ``serve`` starts each server in a new session), from ``/proc/<pid>/stat``.
+
+    CPU per request is what the server costs whatever else runs on the machine; req/s on a
+    shared box is not.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[3]) == sid:  # field 6: session id
+            total += (int(fields[11]) + int(fields[12])) / tick  # fields 14, 15: utime, stime
+    return total
+
+
 # --------------------------------------------------------------------------------------------
 # Load
 # --------------------------------------------------------------------------------------------
@@ -279,9 +304,18 @@ def check_answer(url: str, body: bytes, expect: Callable[[Any], bool]) -> None:
 
 
 def load(
-    url: str, body: bytes, concurrency: int, duration: float, warmup: float, tool: str
-) -> tuple[float, float, float, int, int]:
-    """(req/s, p50 ms, p99 ms, requests, errors) of one closed-loop run."""
+    url: str,
+    body: bytes,
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    tool: str,
+    sid: int | None = None,
+) -> tuple[float, float, float, int, int, float | None]:
+    """(req/s, p50 ms, p99 ms, requests, errors, server CPU ms/request) of one closed-loop run.
+
+    The server's CPU is read around the measured part only (not the warm-up).
+    """
     host, port, path = _split(url)
     if tool == "wrk":
         with tempfile.TemporaryDirectory() as tmp:
@@ -295,11 +329,13 @@ def load(
                     ["wrk", "-t1", f"-c{concurrency}", f"-d{warmup:.0f}s", "-s", str(script), url],
                     env=env, capture_output=True, check=True,
                 )  # fmt: skip
+            cpu0 = session_cpu_seconds(sid) if sid is not None else 0.0
             out = subprocess.run(
                 ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{duration:.0f}s",
                  "--timeout", "10s", "-s", str(script), url],
                 env=env, capture_output=True, text=True, check=True,
             ).stdout  # fmt: skip
+        cpu = _cpu_per_request(sid, cpu0, 0)
         line = next(x for x in out.splitlines() if x.startswith("BENCH "))
         r = json.loads(line[6:])
         return (
@@ -308,12 +344,29 @@ def load(
             r["p99_us"] / 1e3,
             r["requests"],
             r["errors"],
+            None if cpu is None else cpu / max(1, r["requests"]),
         )
     from loadgen import http_request, run_load  # this script's folder is on sys.path
 
     req = http_request("POST", path, body, host, port)
-    res = run_load(host, port, [req], concurrency=concurrency, duration=duration, warmup=warmup)
-    return res.rps, res.percentile_ms(50), res.percentile_ms(99), res.n, res.non_2xx + res.errors
+    if warmup > 0:
+        run_load(host, port, [req], concurrency=concurrency, duration=warmup)
+    cpu0 = session_cpu_seconds(sid) if sid is not None else 0.0
+    res = run_load(host, port, [req], concurrency=concurrency, duration=duration)
+    cpu = _cpu_per_request(sid, cpu0, 0)
+    return (
+        res.rps,
+        res.percentile_ms(50),
+        res.percentile_ms(99),
+        res.n,
+        res.non_2xx + res.errors,
+        None if cpu is None else cpu / max(1, res.n),
+    )
+
+
+def _cpu_per_request(sid: int | None, before: float, _: int) -> float | None:
+    """Server CPU milliseconds spent since ``before`` (``None`` without a session)."""
+    return None if sid is None else (session_cpu_seconds(sid) - before) * 1e3
 
 
 def _split(url: str) -> tuple[str, int, str]:
@@ -379,6 +432,22 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
+def measure(
+    name: str, mode: str, url: str, body: bytes, c: int, args: argparse.Namespace, tool: str,
+    sid: int,
+) -> Run:  # fmt: skip
+    """One run against a live server, printed as it completes."""
+    rps, p50, p99, n, errors, cpu = load(url, body, c, args.duration, args.warmup, tool, sid)
+    run = Run(name, mode, c, rps, p50, p99, n, errors, tool, cpu)
+    cpu_text = "" if cpu is None else f"  server CPU {cpu:6.2f} ms/req"
+    print(
+        f"  {name:13s} {mode:8s} c={c:<3d} {rps:9.0f} req/s  p50 {p50:7.2f} ms  "
+        f"p99 {p99:7.2f} ms  errors {errors}{cpu_text}",
+        flush=True,
+    )
+    return run
+
+
 def run_server_modes(
     name: str,
     url: str,
@@ -386,19 +455,13 @@ def run_server_modes(
     checks: dict[str, Callable[[Any], bool]],
     args: argparse.Namespace,
     tool: str,
+    sid: int,
 ) -> list[Run]:
     runs = []
     for mode in ("plain", "reasons"):
         check_answer(url, bodies[mode], checks[mode])
         for c in CONCURRENCY:
-            rps, p50, p99, n, errors = load(url, bodies[mode], c, args.duration, args.warmup, tool)
-            run = Run(name, mode, c, rps, p50, p99, n, errors, tool)
-            print(
-                f"  {name:13s} {mode:8s} c={c:<3d} {rps:9.0f} req/s  p50 {p50:7.2f} ms  "
-                f"p99 {p99:7.2f} ms  errors {errors}",
-                flush=True,
-            )
-            runs.append(run)
+            runs.append(measure(name, mode, url, bodies[mode], c, args, tool, sid))
     return runs
 
 
@@ -410,8 +473,9 @@ def table(runs: list[Run]) -> str:
         )
 
     lines = [
-        "| mode | c | server | req/s | p50 ms | p99 ms | errors | api ÷ this (req/s) |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "| mode | c | server | req/s | p50 ms | p99 ms | errors | server CPU ms/req "
+        "| api ÷ this (req/s) | this ÷ api (CPU/req) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for mode in ("plain", "reasons"):
         for c in CONCURRENCY:
@@ -421,9 +485,15 @@ def table(runs: list[Run]) -> str:
                 if r is None:
                     continue
                 ratio = f"{api.rps / r.rps:.2f}×" if api and r.rps > 0 else "—"
+                cpu = "—" if r.cpu_ms is None else f"{r.cpu_ms:.2f}"
+                cpu_ratio = (
+                    f"{r.cpu_ms / api.cpu_ms:.2f}×"
+                    if api and api.cpu_ms and r.cpu_ms is not None
+                    else "—"
+                )
                 lines.append(
                     f"| {mode} | {c} | {server} | {r.rps:,.0f} | {r.p50_ms:.2f} | "
-                    f"{r.p99_ms:.2f} | {r.errors} | {ratio} |"
+                    f"{r.p99_ms:.2f} | {r.errors} | {cpu} | {ratio} | {cpu_ratio} |"
                 )
     return "\n".join(lines)
 
@@ -456,6 +526,18 @@ def verdicts(runs: list[Run]) -> list[str]:
                     f"{mode}, c={c}: api / mlflow = {a.rps / m.rps:.1f}× req/s "
                     f"(target >= 10×): {_pf(ok)}"
                 )
+            if a and m and a.cpu_ms and m.cpu_ms:
+                out.append(
+                    f"{mode}, c={c}: server CPU per request, mlflow / api = "
+                    f"{m.cpu_ms / a.cpu_ms:.1f}× ({m.cpu_ms:.2f} vs {a.cpu_ms:.2f} ms)"
+                )
+    if plain32 and plain32.cpu_ms:
+        ceiling = usable_cores() * 1e3 / plain32.cpu_ms
+        out.append(
+            f"plain: CPU-bound ceiling on {usable_cores()} otherwise idle cores = cores / server "
+            f"CPU per request = {ceiling:,.0f} req/s (derived; the load generator's own CPU "
+            "is not counted)"
+        )
     return out
 
 
@@ -523,26 +605,18 @@ def main(argv: list[str] | None = None) -> int:
         }
         base = f"http://127.0.0.1:{port}"
         cmd = [sys.executable, "-m", "api", "--port", str(port), "--workers", str(args.workers)]
-        with serve(cmd, env, f"{base}/ready", OUT / "api_bench_server.log"):
+        with serve(cmd, env, f"{base}/ready", OUT / "api_bench_server.log") as proc:
             checks = {
                 "plain": lambda a: a["decision"] == "approved",
                 "reasons": lambda a: a["decision"] == "refused" and len(a["reason_codes"]) == 4,
             }
-            runs += run_server_modes("api", f"{base}/v1/score", payloads.api, checks, args, tool)
-            exact = {"reasons": payloads.api["reasons"]}
-            check_answer(
-                f"{base}/v1/score?attribution=treeshap", exact["reasons"], checks["reasons"]
-            )
+            url = f"{base}/v1/score"
+            runs += run_server_modes("api", url, payloads.api, checks, args, tool, proc.pid)
+            exact_url, refusal = f"{url}?attribution=treeshap", payloads.api["reasons"]
+            check_answer(exact_url, refusal, checks["reasons"])
             for c in CONCURRENCY:
-                rps, p50, p99, n, errors = load(
-                    f"{base}/v1/score?attribution=treeshap",
-                    exact["reasons"], c, args.duration, args.warmup, tool,
-                )  # fmt: skip
-                runs.append(Run("api-treeshap", "reasons", c, rps, p50, p99, n, errors, tool))
-                print(
-                    f"  api-treeshap  reasons  c={c:<3d} {rps:9.0f} req/s  p50 {p50:7.2f} ms  "
-                    f"p99 {p99:7.2f} ms  errors {errors}",
-                    flush=True,
+                runs.append(
+                    measure("api-treeshap", "reasons", exact_url, refusal, c, args, tool, proc.pid)
                 )
 
     if not args.skip_mlflow:
@@ -563,13 +637,13 @@ def main(argv: list[str] | None = None) -> int:
             "-w", str(args.workers),
         ]  # fmt: skip
         base = f"http://127.0.0.1:{port}"
-        with serve(cmd, env, f"{base}/ping", OUT / "api_bench_mlflow.log"):
+        with serve(cmd, env, f"{base}/ping", OUT / "api_bench_mlflow.log") as proc:
             checks = {
                 "plain": lambda a: a["predictions"][0]["decision"] == "approved",
                 "reasons": lambda a: len(a["predictions"][0]["reason_codes"]) == 4,
             }
             runs += run_server_modes(
-                "mlflow", f"{base}/invocations", payloads.mlflow, checks, args, tool
+                "mlflow", f"{base}/invocations", payloads.mlflow, checks, args, tool, proc.pid
             )
         mlflow_tmp.cleanup()
 
