@@ -235,14 +235,18 @@ class ClientStore:
         rows = self.groups.get(self.group_key(pos), np.empty(0, dtype=np.int64))
         return rows[rows != pos]
 
-    def feature_record(self, pos: int) -> dict[str, float | str | None]:
-        """The model inputs of a client as the event store wants them (levels as text)."""
-        names = self.bundle.feature_names
+    def feature_record(
+        self, pos: int, names: Sequence[str] | None = None
+    ) -> dict[str, float | str | None]:
+        """A client's model inputs (all, or ``names``) as the event store wants them: levels
+        as text, missing as ``None``."""
+        all_names = self.bundle.feature_names
         values: list[float | str | None] = [None if v != v else v for v in self.X[pos].tolist()]
         decode = self.bundle.decode_value
         for j, name in self._categorical:
             values[j] = decode(name, float(self.X[pos, j]))
-        return dict(zip(names, values, strict=True))
+        record = dict(zip(all_names, values, strict=True))
+        return record if names is None else {n: record[n] for n in names}
 
     def filter(
         self,

@@ -105,7 +105,8 @@ def test_client_lookup_is_an_event(
     assert row["endpoint"] == "/v1/clients/{sk_id_curr}"
     assert row["sk_id_curr"] == refused_id
     assert row["probability"] == pytest.approx(body["score"]["probability"])
-    assert set(row["features"]) == set(bundle.feature_names)
+    assert 0 < len(row["features"]) <= len(bundle.feature_names)
+    assert set(row["features"]) <= set(bundle.feature_names)
 
 
 @pytest.mark.parametrize(

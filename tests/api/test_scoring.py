@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import msgspec
 import numpy as np
 import pandas as pd
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from api.schemas import MAX_BATCH
+from api.schemas import MAX_BATCH, request_types
 from scoring.bundle import Bundle
 from scoring.events import EventStore
 from tests.support.payloads import application_json, history_json
@@ -38,29 +39,51 @@ def refused_id(scored: pd.DataFrame, bundle: Bundle) -> int:
     return int(scored.loc[scored["proba"] >= bundle.threshold, "SK_ID_CURR"].iloc[0])
 
 
+def _same(want: Any, got: Any) -> bool:
+    if want is None or (isinstance(want, float) and math.isnan(want)):
+        return got is None
+    if isinstance(want, str):
+        return bool(got == want)
+    return got is not None and math.isclose(float(got), float(want), rel_tol=1e-12, abs_tol=1e-12)
+
+
 def test_raw_application_features_equal_the_batch_features(
+    app: Litestar,
     client: TestClient[Litestar],
     events: EventStore,
     raw_test_rows: pd.DataFrame,
     clients_frame: pd.DataFrame,
     bundle: Bundle,
 ) -> None:
-    """The API computes features with the training code: same values as clients.parquet."""
+    """The API computes features with the training code: the very values of clients.parquet
+    (the batch features of application_test) for every feature, and it logs them."""
+    svc = app.state.service
+    decoder = msgspec.json.Decoder(request_types().score_request)
     for sk_id in clients_frame["SK_ID_CURR"].iloc[:25]:
-        r = client.post("/v1/score", json={"application": _raw(raw_test_rows, int(sk_id))})
+        body = {"application": _raw(raw_test_rows, int(sk_id))}
+        req = decoder.decode(msgspec.json.encode(body))
+        computed = svc.features.compute(msgspec.structs.asdict(req.application), None)
+        batch = clients_frame.loc[clients_frame["SK_ID_CURR"] == sk_id].iloc[0]
+        assert set(computed) >= set(bundle.feature_names)
+        wrong = [f for f in bundle.feature_names if not _same(batch[f], computed[f])]
+        assert not wrong, f"{sk_id}: {wrong[:5]}"
+        r = client.post("/v1/score", json=body)
         assert r.status_code == 200, r.text
         ev = events.read_events()
-        used = ev.loc[ev["request_id"] == r.json()["request_id"], "features"].iloc[0]
-        batch = clients_frame.loc[clients_frame["SK_ID_CURR"] == sk_id].iloc[0]
-        assert set(used) == set(bundle.feature_names)
-        for name in bundle.feature_names:
-            want, got = batch[name], used[name]
-            if want is None or (isinstance(want, float) and math.isnan(want)):
-                assert got is None, name
-            elif isinstance(want, str):
-                assert got == want, name
-            else:
-                assert got == pytest.approx(float(want), rel=1e-12, abs=1e-12), name
+        logged = ev.loc[ev["request_id"] == r.json()["request_id"], "features"].iloc[0]
+        assert list(logged) == list(svc.event_features)
+        assert all(_same(batch[f], logged[f]) for f in logged)
+
+
+def test_events_log_the_features_the_model_uses_and_the_raw_columns(
+    app: Litestar, bundle: Bundle
+) -> None:
+    logged = set(app.state.service.event_features)
+    splits = bundle.booster.feature_importance(importance_type="split")
+    used = {f for f, k in zip(bundle.feature_names, splits, strict=True) if k > 0}
+    assert used <= logged
+    assert {"AMT_INCOME_TOTAL", "DAYS_BIRTH", "NAME_CONTRACT_TYPE"} <= logged
+    assert len(logged) < len(bundle.feature_names)
 
 
 def test_score_is_the_calibrated_probability_and_decision_of_the_bundle(
@@ -162,9 +185,10 @@ def test_minimal_application_is_scored_with_missing_values(client: TestClient[Li
 
 
 def test_history_records_change_the_history_features(
-    client: TestClient[Litestar], events: EventStore, raw_test_rows: pd.DataFrame, approved_id: int
+    app: Litestar, client: TestClient[Litestar], raw_test_rows: pd.DataFrame, approved_id: int
 ) -> None:
-    app = _raw(raw_test_rows, approved_id)
+    """History records go through the training code's aggregations and into the score."""
+    application = _raw(raw_test_rows, approved_id)
     bureau = [
         {"SK_ID_BUREAU": 1, "CREDIT_ACTIVE": "Active", "CREDIT_CURRENCY": "currency 1",
          "DAYS_CREDIT": -400, "CREDIT_DAY_OVERDUE": 0, "CNT_CREDIT_PROLONG": 0,
@@ -175,16 +199,21 @@ def test_history_records_change_the_history_features(
          "AMT_CREDIT_SUM": 30000.0, "AMT_CREDIT_SUM_OVERDUE": 0.0, "CREDIT_TYPE": "Credit card",
          "DAYS_CREDIT_UPDATE": -900},
     ]  # fmt: skip
-    without = client.post("/v1/score", json={"application": app})
-    with_history = client.post(
-        "/v1/score", json={"application": app, "history": {"bureau": bureau}}
+    svc = app.state.service
+    req = msgspec.json.decode(
+        msgspec.json.encode({"application": application, "history": {"bureau": bureau}}),
+        type=request_types().score_request,
     )
-    assert with_history.status_code == 200, with_history.text
-    ev = events.read_events().set_index("request_id")
-    f0 = ev.loc[without.json()["request_id"], "features"]
-    f1 = ev.loc[with_history.json()["request_id"], "features"]
-    changed = {k for k in f0 if f0[k] != f1[k]}
-    assert changed and all(k.startswith(("BURO", "BUREAU")) or "BUR" in k for k in changed)
+    plain = msgspec.structs.asdict(req.application)
+    f0 = svc.features.compute(plain, None)
+    f1 = svc.features.compute(plain, {"bureau": msgspec.to_builtins(req.history.bureau)})
+    changed = {k for k in f0 if not _same(f0[k], f1[k])}
+    assert changed and all("BUR" in k for k in changed)
+    r = client.post("/v1/score", json={"application": application, "history": {"bureau": bureau}})
+    assert r.status_code == 200, r.text
+    bundle = svc.bundle
+    want = float(bundle.predict_proba(bundle.encode_record(f1))[0])
+    assert r.json()["probability"] == pytest.approx(want, rel=1e-12)
 
 
 def test_real_history_rows_are_accepted(client: TestClient[Litestar]) -> None:
