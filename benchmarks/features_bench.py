@@ -136,6 +136,73 @@ def compare_samples(a: Path, b: Path) -> tuple[int, int]:
     return differ, len(x.columns)
 
 
+def latency(data: Path, spec_path: Path, n_clients: int) -> dict[str, float]:
+    """API path timings: ``for_application`` without history, and with each client's records.
+
+    History records are gathered from the parquet files beforehand (not timed), in file order,
+    as an API caller would send them.
+    """
+    import math
+
+    import polars as pl
+
+    from scoring.features import FeatureBuilder
+    from scoring.schema import HISTORY_TABLES
+
+    train = pd.read_parquet(data / "application_train.parquet")
+    builder = FeatureBuilder.from_spec(spec_path).fit(train)
+    sample = train.drop(columns="TARGET").sample(n_clients, random_state=0)
+    apps: list[dict[str, Any]] = [
+        {
+            str(k): (None if pd.isna(v) else (v.item() if hasattr(v, "item") else v))
+            for k, v in r.items()
+        }
+        for r in sample.to_dict("records")
+    ]
+    ids = [a["SK_ID_CURR"] for a in apps]
+    tables = {t: pl.scan_parquet(data / f"{t}.parquet") for t in HISTORY_TABLES}
+    found = {
+        t: tables[t].filter(pl.col("SK_ID_CURR").is_in(ids)).collect()
+        for t in HISTORY_TABLES
+        if t != "bureau_balance"
+    }
+    credits = found["bureau"]["SK_ID_BUREAU"].to_list()
+    balance = tables["bureau_balance"].filter(pl.col("SK_ID_BUREAU").is_in(credits)).collect()
+
+    def records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+        return [
+            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+            for r in frame.iter_rows(named=True)
+        ]
+
+    builder.for_application(apps[0], {"bureau": [{"SK_ID_BUREAU": 1}]})  # builds the plans once
+    no_history, with_history, n_records = [], [], []
+    for app in apps:
+        for _ in range(20):
+            start = time.perf_counter()
+            builder.for_application(app)
+            no_history.append(time.perf_counter() - start)
+        own = {t: f.filter(pl.col("SK_ID_CURR") == app["SK_ID_CURR"]) for t, f in found.items()}
+        own_credits = own["bureau"]["SK_ID_BUREAU"].to_list()
+        own["bureau_balance"] = balance.filter(pl.col("SK_ID_BUREAU").is_in(own_credits))
+        history = {t: records(f) for t, f in own.items()}
+        n_records.append(sum(len(v) for v in history.values()))
+        start = time.perf_counter()
+        builder.for_application(app, history)
+        with_history.append(time.perf_counter() - start)
+
+    def pct(values: list[float], q: float) -> float:
+        return round(1000 * float(np.percentile(values, q)), 3)
+
+    return {
+        "no_history_p50_ms": pct(no_history, 50),
+        "no_history_p99_ms": pct(no_history, 99),
+        "with_history_p50_ms": pct(with_history, 50),
+        "with_history_p99_ms": pct(with_history, 99),
+        "history_records_median": float(np.median(n_records)),
+    }
+
+
 def row_counts(data: Path) -> dict[str, int]:
     import pyarrow.parquet as pq
 
@@ -151,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         "--implementations", default="engine,pandas", help=f"comma list of {IMPLEMENTATIONS}"
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--latency", type=int, metavar="N", help="time the API path for N clients, then stop"
+    )
     parser.add_argument("--worker", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
     parser.add_argument("--sample-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -171,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
             write_interim(data, n_train=args.smoke, n_test=args.smoke // 6, fanout=KAGGLE_FANOUT)
         if data is None or not data.is_dir():
             parser.error("give --data <folder of parquet files> or --smoke N")
+        if args.latency:
+            print(json.dumps(latency(data, args.spec, args.latency)))
+            return 0
         counts = row_counts(data)
         print(f"data: {data}  rows: {counts}")
         print(f"cpu cores: {os.cpu_count()}  load average: {os.getloadavg()}")

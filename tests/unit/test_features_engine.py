@@ -285,3 +285,14 @@ def test_history_is_read_lazily_from_parquet(builder: FeatureBuilder, tmp_path: 
     assert all(type(f).__name__ == "LazyFrame" for f in lazy.values())
     out = builder.build(applications(), lazy).to_pandas().set_index("SK_ID_CURR")
     assert out.loc[1, "BURO_ALL_AMT_CREDIT_SUM_SUM"] == 700.0
+
+
+def test_blocks_are_batched_biggest_first_within_the_row_budget() -> None:
+    from scoring.features.engine import batches_by_rows
+
+    sizes = {"BURO": 29, "INSTAL": 13, "POS": 10, "PREV": 2, "CC": 2}
+    batches = batches_by_rows(sizes, limit=16)
+    assert batches[0] == ["BURO"]  # over the budget on its own: runs alone, first
+    assert sorted(b for batch in batches for b in batch) == sorted(sizes)
+    assert all(sum(sizes[b] for b in batch) <= 16 for batch in batches if len(batch) > 1)
+    assert batches_by_rows(sizes, limit=1) == [["BURO"], ["INSTAL"], ["POS"], ["PREV"], ["CC"]]
