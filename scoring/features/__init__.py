@@ -11,7 +11,7 @@ Public API (everything else in the package is an implementation detail)::
     builder.feature_list()                          # {"features": [{name, kind, ...}, ...]}
 
     # the API: load once, then per request
-    builder = FeatureBuilder.load("models/bundle/features.yaml")
+    builder = FeatureBuilder.load("models/bundle/features.yaml").warm_up()  # plans built once
     values = builder.for_application(application, history=None)   # fast path, no history
     values = builder.for_application(application, {"bureau": [...], "bureau_balance": [...]})
 

@@ -201,3 +201,14 @@ def test_history_records_may_omit_the_client_id(
     assert with_id == without
     assert without["BURO_ACTIVE_AMT_CREDIT_SUM_SUM"] == 1000.0
     assert without["BURO_ALL_SK_ID_BUREAU_COUNT"] == 1.0
+
+
+def test_history_plans_are_built_once_and_reused(
+    world: tuple[FeatureBuilder, pd.DataFrame, dict[str, pd.DataFrame], pl.DataFrame],
+) -> None:
+    builder, apps, _, _ = world
+    plans = builder.warm_up()._plans
+    assert plans is not None
+    app = records(apps.head(1))[0]
+    builder.for_application(app, {"bureau": [{"SK_ID_BUREAU": 7, "AMT_CREDIT_SUM": 5.0}]})
+    assert builder.warm_up()._plans is plans
