@@ -16,6 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.python.asgi import shutdown_lifespans
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from api.app import create_app
 from api.service import NullEventSink
@@ -84,7 +85,15 @@ def test_api_answers_as_documented(
     )
     def run(case: schemathesis.Case) -> None:
         CALLS.append(1)
-        case.call_and_validate()
+        # A cross-parameter rule the schema cannot express (group=similar needs sk_id_curr) is
+        # answered 422 with the field named; every other check still applies to that route.
+        cross_rule = (
+            path.startswith("/v1/population")
+            and case.query
+            and (case.query.get("group") == "similar" and case.query.get("sk_id_curr") is None)
+        )
+        excluded = [positive_data_acceptance] if cross_rule else []
+        case.call_and_validate(excluded_checks=excluded)
 
     run()
 
