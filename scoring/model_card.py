@@ -77,6 +77,11 @@ def model_entries(
 # --------------------------------------------------------------------------------------------
 # Sections
 # --------------------------------------------------------------------------------------------
+def _param(v: Any) -> str:
+    """A hyper-parameter: searched floats at four significant digits, the rest as given."""
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 def _details(inp: CardInputs) -> list[str]:
     b = inp.bundle
     kind = str(b.get("model_kind", MISSING))
@@ -87,7 +92,8 @@ def _details(inp: CardInputs) -> list[str]:
         f"- **Model version:** `{b.get('model_version', MISSING)}` (content hash of the bundle)",
         f"- **Kind:** {'gradient-boosted trees (LightGBM)' if kind == 'lightgbm' else kind}",
         f"- **Features:** {count(len(names)) if names else MISSING}",
-        f"- **Code revision:** `{b.get('git_rev') or MISSING}`",
+        "- **Code revision:** "
+        + (f"`{b['git_rev']}`" if b.get("git_rev") else "not recorded in the bundle"),
         f"- **Training-data digest:** `{b.get('data_digest') or MISSING}`",
         f"- **Selected in cross-validation:** {inp.cv.get('model', MISSING)}"
         f" (resampling: {inp.cv.get('resample', MISSING)})",
@@ -95,7 +101,9 @@ def _details(inp: CardInputs) -> list[str]:
     scalars = {k: v for k, v in b.get("params", {}).items() if isinstance(v, (int, float, str))}
     if scalars:
         lines += ["", "Hyper-parameters:", ""]
-        lines += md_table(["parameter", "value"], [[f"`{k}`", f"{v}"] for k, v in scalars.items()])
+        lines += md_table(
+            ["parameter", "value"], [[f"`{k}`", _param(v)] for k, v in scalars.items()]
+        )
     return lines
 
 
@@ -170,8 +178,10 @@ def _performance(inp: CardInputs) -> list[str]:
             for k in ("auc", "auc_mean", "business_cost", "business_cost_mean", "cost_per_client")
             if any(k in e for _, e in entries)
         ]
+        digits = {"business_cost": 1, "business_cost_mean": 1}
         lines += md_table(
-            ["model", *keys], [[name, *[num(e.get(k)) for k in keys]] for name, e in entries]
+            ["model", *keys],
+            [[name, *[num(e.get(k), digits.get(k, 3)) for k in keys]] for name, e in entries],
         )
     return lines
 
@@ -200,14 +210,23 @@ def _calibration(inp: CardInputs) -> list[str]:
     detail = {
         "isotonic": f"isotonic regression ({count(len(cal.get('x', [])))} knots)",
         "platt": f"Platt scaling (slope {num(cal.get('a'))}, intercept {num(cal.get('b'))})",
-        "none": "none (raw model probabilities)",
     }.get(method, method)
+    if method == "none":
+        how = (
+            "- **Method:** none: the served probability is the model's own (no calibration is"
+            " configured for this resampling strategy in `conf/resample`)."
+        )
+    else:
+        how = (
+            f"- **Method:** {detail}, fitted on out-of-fold predictions; the served probability"
+            " is the calibrated one."
+        )
     return [
         "## Calibration",
         "",
-        f"- **Method:** {detail}, fitted on out-of-fold predictions.",
-        f"- **Holdout Brier score:** {num(inp.test.get('brier'), 4)} (lower is better). The",
-        "  served probability is the calibrated one, so it can be read as a default rate.",
+        how,
+        f"- **Holdout Brier score:** {num(inp.test.get('brier'), 4)} (lower is better); the"
+        " reliability curve is `metrics/plots/calibration.json` (`dvc plots show`).",
     ]
 
 
