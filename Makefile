@@ -115,6 +115,9 @@ synth-check: install ## LightGBM AUC on synthetic data: application-only vs with
 bench-synth: install ## Kaggle-scale synthetic data: wall time, peak RSS, rows (OUT=...)
 	$(BIN)/python benchmarks/synth_fullscale.py --out $(or $(OUT),/tmp/fullscale/raw)
 
+bench-features: install ## Feature engine vs pandas at full scale (DATA=folder of parquet)
+	$(BIN)/python benchmarks/features_bench.py --data $(or $(DATA),/work/fullscale/parquet)
+
 push: install ## Push DVC-tracked data and models to the local remote (../dvc-storage)
 	$(BIN)/dvc push
 
