@@ -1,13 +1,16 @@
 """Fixtures of the API tests: one real test bundle per session, one started app per module.
 
-The bundle is trained on the real Kaggle application rows (tests/support/bundle_factory.py);
-where those rows are absent the API tests skip, saying so.
+The bundle is trained on data the project's own generator, ingest and feature code produce
+(tests/support/bundle_factory.py; the real Kaggle rows when the generator is missing); where
+neither is available the API tests skip, saying so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -18,7 +21,8 @@ from api.app import create_app
 from api.settings import Settings
 from scoring.bundle import Bundle, load_bundle
 from scoring.events import EventStore
-from tests.support.bundle_factory import TestDataUnavailable, cached_test_bundle, real_data_dir
+from tests.support.bundle_factory import TestDataUnavailable, cached_test_bundle
+from tests.support.payloads import client_request
 
 N_CLIENTS = 300
 
@@ -28,7 +32,7 @@ def bundle_dir() -> Path:
     try:
         return cached_test_bundle(n_clients=N_CLIENTS, seed=0)
     except TestDataUnavailable as exc:
-        pytest.skip(f"API tests need the real Kaggle rows: {exc}")
+        pytest.skip(f"API tests need a test bundle: {exc}")
 
 
 @pytest.fixture(scope="session")
@@ -42,11 +46,15 @@ def clients_frame(bundle_dir: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def raw_test_rows(clients_frame: pd.DataFrame) -> pd.DataFrame:
-    """The real application_test rows of the known clients (raw Kaggle columns)."""
-    frame = pd.read_csv(real_data_dir() / "application_test.csv.gz", nrows=5_000)
-    rows = frame[frame["SK_ID_CURR"].isin(clients_frame["SK_ID_CURR"])]
-    return rows.sort_values("SK_ID_CURR").reset_index(drop=True)
+def raw_test_rows(bundle_dir: Path) -> pd.DataFrame:
+    """The raw application rows of the known clients (Kaggle columns), as the bundle saw them."""
+    return pd.read_parquet(bundle_dir / "test_inputs" / "application_test.parquet")
+
+
+@pytest.fixture(scope="session")
+def request_for(bundle_dir: Path) -> Callable[[int], dict[str, Any]]:
+    """``POST /v1/score`` body of a known client: raw application + all its history records."""
+    return functools.partial(client_request, bundle_dir)
 
 
 @pytest.fixture(scope="module")

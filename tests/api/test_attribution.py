@@ -57,8 +57,8 @@ def test_hand_built_tree_credits_the_path() -> None:
 def test_agreement_with_treeshap_on_refusals(bundle: Bundle, matrix: np.ndarray) -> None:
     """The top reason given by the path method is among TreeSHAP's top-4 reasons.
 
-    Measured on this test bundle: 100 % of refusals (and 97 % on the 500-tree benchmark model,
-    see docs/api.md); the assertion leaves room for a retrained test bundle.
+    Measured: 94.8 % of the 115 refusals of this test bundle (synthetic data, 40 trees) and
+    95.9 % on the 500-tree benchmark model (docs/api.md); the assertion leaves a little room.
     """
     proba = bundle.predict_proba(matrix)
     rows = matrix[proba >= bundle.threshold]

@@ -15,7 +15,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pandas as pd
@@ -24,7 +26,6 @@ import pytest
 from benchmarks.loadgen import http_request, run_load
 from scoring.bundle import Bundle
 from scoring.events import EventStore
-from tests.support.payloads import application_json
 
 REPO = Path(__file__).resolve().parents[2]
 N_REQUESTS = 1_200
@@ -54,18 +55,16 @@ def test_two_workers_answer_every_request_and_record_every_score(
     bundle_dir: Path,
     bundle: Bundle,
     clients_frame: pd.DataFrame,
-    raw_test_rows: pd.DataFrame,
+    request_for: Callable[[int], dict[str, Any]],
     tmp_path: Path,
 ) -> None:
     proba = bundle.predict_proba(bundle.encode(clients_frame))
     ids = clients_frame["SK_ID_CURR"].to_numpy()
     approved = int(ids[proba < bundle.threshold][0])
     refused = int(ids[proba >= bundle.threshold][0])
-    raw = raw_test_rows.set_index("SK_ID_CURR")
 
     def body(sk: int) -> bytes:
-        row = {str(k): v for k, v in raw.loc[sk].items()} | {"SK_ID_CURR": sk}
-        return msgspec.json.encode({"application": application_json(row)})
+        return msgspec.json.encode(request_for(sk))
 
     port = _free_port()
     db = tmp_path / "events.db"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -15,6 +16,7 @@ from litestar.testing import TestClient
 from api.schemas import MAX_BATCH, request_types
 from scoring.bundle import Bundle
 from scoring.events import EventStore
+from scoring.schema import HISTORY_TABLES
 from tests.support.payloads import application_json, history_json
 
 
@@ -51,7 +53,7 @@ def test_raw_application_features_equal_the_batch_features(
     app: Litestar,
     client: TestClient[Litestar],
     events: EventStore,
-    raw_test_rows: pd.DataFrame,
+    request_for: Callable[[int], dict[str, Any]],
     clients_frame: pd.DataFrame,
     bundle: Bundle,
 ) -> None:
@@ -60,9 +62,14 @@ def test_raw_application_features_equal_the_batch_features(
     svc = app.state.service
     decoder = msgspec.json.Decoder(request_types().score_request)
     for sk_id in clients_frame["SK_ID_CURR"].iloc[:25]:
-        body = {"application": _raw(raw_test_rows, int(sk_id))}
+        body = request_for(int(sk_id))
         req = decoder.decode(msgspec.json.encode(body))
-        computed = svc.features.compute(msgspec.structs.asdict(req.application), None)
+        history = {
+            t: msgspec.to_builtins(getattr(req.history, t))
+            for t in HISTORY_TABLES
+            if req.history is not None and getattr(req.history, t)
+        }
+        computed = svc.features.compute(msgspec.structs.asdict(req.application), history or None)
         batch = clients_frame.loc[clients_frame["SK_ID_CURR"] == sk_id].iloc[0]
         assert set(computed) >= set(bundle.feature_names)
         wrong = [f for f in bundle.feature_names if not _same(batch[f], computed[f])]
@@ -88,14 +95,14 @@ def test_events_log_the_features_the_model_uses_and_the_raw_columns(
 
 def test_score_is_the_calibrated_probability_and_decision_of_the_bundle(
     client: TestClient[Litestar],
-    raw_test_rows: pd.DataFrame,
+    request_for: Callable[[int], dict[str, Any]],
     scored: pd.DataFrame,
     bundle: Bundle,
     approved_id: int,
     refused_id: int,
 ) -> None:
     for sk_id, decision in ((approved_id, "approved"), (refused_id, "refused")):
-        body = client.post("/v1/score", json={"application": _raw(raw_test_rows, sk_id)}).json()
+        body = client.post("/v1/score", json=request_for(sk_id)).json()
         want = float(scored.loc[scored["SK_ID_CURR"] == sk_id, "proba"].iloc[0])
         assert body["probability"] == pytest.approx(want, rel=1e-12)
         assert body["decision"] == decision
@@ -106,9 +113,12 @@ def test_score_is_the_calibrated_probability_and_decision_of_the_bundle(
 
 
 def test_refusal_carries_up_to_four_reasons_toward_refusal(
-    client: TestClient[Litestar], raw_test_rows: pd.DataFrame, bundle: Bundle, refused_id: int
+    client: TestClient[Litestar],
+    request_for: Callable[[int], dict[str, Any]],
+    bundle: Bundle,
+    refused_id: int,
 ) -> None:
-    body = client.post("/v1/score", json={"application": _raw(raw_test_rows, refused_id)}).json()
+    body = client.post("/v1/score", json=request_for(refused_id)).json()
     reasons = body["reason_codes"]
     assert 1 <= len(reasons) <= 4
     assert body["attribution"] == "treeshap"  # auto: this small model's TreeSHAP is affordable
@@ -121,14 +131,12 @@ def test_refusal_carries_up_to_four_reasons_toward_refusal(
 
 def test_exact_attribution_on_request_matches_the_bundle_treeshap(
     client: TestClient[Litestar],
-    raw_test_rows: pd.DataFrame,
+    request_for: Callable[[int], dict[str, Any]],
     clients_frame: pd.DataFrame,
     bundle: Bundle,
     refused_id: int,
 ) -> None:
-    body = client.post(
-        "/v1/score?attribution=treeshap", json={"application": _raw(raw_test_rows, refused_id)}
-    ).json()
+    body = client.post("/v1/score?attribution=treeshap", json=request_for(refused_id)).json()
     row = clients_frame[clients_frame["SK_ID_CURR"] == refused_id]
     X = bundle.encode(row)
     want = bundle.reason_codes(X[0], bundle.contributions(X)[0])
@@ -140,14 +148,12 @@ def test_exact_attribution_on_request_matches_the_bundle_treeshap(
 
 def test_path_attribution_on_request_adds_up_and_leads_with_a_treeshap_reason(
     client: TestClient[Litestar],
-    raw_test_rows: pd.DataFrame,
+    request_for: Callable[[int], dict[str, Any]],
     clients_frame: pd.DataFrame,
     bundle: Bundle,
     refused_id: int,
 ) -> None:
-    body = client.post(
-        "/v1/score?attribution=path", json={"application": _raw(raw_test_rows, refused_id)}
-    ).json()
+    body = client.post("/v1/score?attribution=path", json=request_for(refused_id)).json()
     assert body["attribution"] == "path"
     X = bundle.encode(clients_frame[clients_frame["SK_ID_CURR"] == refused_id])
     exact = {r.feature for r in bundle.reason_codes(X[0], bundle.contributions(X)[0])}
@@ -156,10 +162,13 @@ def test_path_attribution_on_request_adds_up_and_leads_with_a_treeshap_reason(
 
 
 def test_reason_modes(
-    client: TestClient[Litestar], raw_test_rows: pd.DataFrame, approved_id: int, refused_id: int
+    client: TestClient[Litestar],
+    request_for: Callable[[int], dict[str, Any]],
+    approved_id: int,
+    refused_id: int,
 ) -> None:
-    approved = {"application": _raw(raw_test_rows, approved_id)}
-    refused = {"application": _raw(raw_test_rows, refused_id)}
+    approved = request_for(approved_id)
+    refused = request_for(refused_id)
     plain = client.post("/v1/score", json=approved).json()
     assert plain["reason_codes"] == [] and plain["attribution"] is None
     risk = client.post("/v1/score?reasons=always", json=approved).json()
@@ -219,7 +228,10 @@ def test_history_records_change_the_history_features(
 def test_real_history_rows_are_accepted(client: TestClient[Litestar]) -> None:
     from tests.support.bundle_factory import real_data_dir
 
-    rows = pd.read_csv(real_data_dir() / "head" / "bureau.csv", nrows=5)
+    path = real_data_dir() / "head" / "bureau.csv"
+    if not path.is_file():
+        pytest.skip(f"real Kaggle rows not found: {path}")
+    rows = pd.read_csv(path, nrows=5)
     sk = int(rows["SK_ID_CURR"].iloc[0])
     mine = rows[rows["SK_ID_CURR"] == sk]
     app = {
@@ -341,10 +353,13 @@ def test_unknown_query_value_is_422(client: TestClient[Litestar]) -> None:
 
 # -- batch --------------------------------------------------------------------------------------
 def test_batch_equals_single_scores_in_order(
-    client: TestClient[Litestar], events: EventStore, raw_test_rows: pd.DataFrame
+    client: TestClient[Litestar],
+    events: EventStore,
+    raw_test_rows: pd.DataFrame,
+    request_for: Callable[[int], dict[str, Any]],
 ) -> None:
     ids = [int(i) for i in raw_test_rows["SK_ID_CURR"].iloc[:6]]
-    apps = [{"application": _raw(raw_test_rows, i)} for i in ids]
+    apps = [request_for(i) for i in ids]
     r = client.post("/v1/score/batch", json={"applications": apps})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -380,9 +395,12 @@ def test_batch_size_limits(client: TestClient[Litestar], n: int) -> None:
 
 
 def test_every_score_is_an_event(
-    client: TestClient[Litestar], events: EventStore, raw_test_rows: pd.DataFrame, refused_id: int
+    client: TestClient[Litestar],
+    events: EventStore,
+    request_for: Callable[[int], dict[str, Any]],
+    refused_id: int,
 ) -> None:
-    r = client.post("/v1/score", json={"application": _raw(raw_test_rows, refused_id)})
+    r = client.post("/v1/score", json=request_for(refused_id))
     body = r.json()
     ev = events.read_events()
     row = ev[ev["request_id"] == body["request_id"]].iloc[0]

@@ -7,22 +7,28 @@ that was actually trained on features the project's own code built. A bundle bui
 through :func:`scoring.bundle.write_bundle` and loads with :func:`scoring.bundle.load_bundle`,
 exactly like the pipeline's.
 
-Data: the real Kaggle application rows under ``../shared/data/homecredit`` (``$HOMECREDIT_DIR``
-overrides): ``application_train_sample.csv.gz`` trains, ``application_test.csv.gz`` provides
-the known clients. (The synthetic generator has no one-call entry point yet; callers skip with
-:class:`TestDataUnavailable`'s message when the real rows are absent.)
+Data (``source``):
 
-Features, two modes:
+- ``"synth"`` — the project's own chain: :func:`scoring.synth.generate` writes the 8 Kaggle
+  tables, :func:`scoring.ingest.ingest` validates and types them, the feature builder aggregates
+  the history tables (what CI runs, no external data needed);
+- ``"real"`` — the real Kaggle application rows under ``../shared/data/homecredit``
+  (``$HOMECREDIT_DIR`` overrides): ``application_train_sample.csv.gz`` trains,
+  ``application_test.csv.gz`` provides the known clients (no history tables);
+- ``"auto"`` (default): ``synth`` when the project's generator is importable, else ``real``.
 
-- ``"builder"`` (default): :class:`scoring.features.FeatureBuilder` from
-  ``conf/features/default.yaml``, fitted on the training rows, batch-built for training rows and
-  known clients (no history tables: every client gets the no-history values); the bundle carries
-  its ``features.yaml``, so the API computes features of a raw application with the same code;
-- ``"raw"``: the raw application columns are the features (no ``features.yaml``), the API's
-  pass-through path.
+Features (``features``): ``"builder"`` (default) — :class:`scoring.features.FeatureBuilder`
+from ``conf/features/default.yaml``, fitted on the training rows; the bundle carries its
+``features.yaml`` so the API computes a raw application's features with the same code;
+``"raw"`` — the raw application columns are the features (no ``features.yaml``).
 
-``build_test_bundle`` takes a few seconds; :func:`cached_test_bundle` builds once per process
-and is what test fixtures should call.
+Next to the bundle files, ``test_inputs/`` keeps the raw inputs of the known clients
+(``application_test.parquet`` and, for ``synth``, their history tables): what a client would
+send to ``POST /v1/score`` to be scored exactly like the batch did (see
+:func:`tests.support.payloads.client_request`). The API ignores that folder.
+
+``build_test_bundle`` takes seconds; :func:`cached_test_bundle` builds once per process and is
+what test fixtures should call.
 """
 
 from __future__ import annotations
@@ -84,7 +90,7 @@ def _read_real(name: str, nrows: int | None = None) -> pd.DataFrame:
 
 
 def load_application_frames(n_clients: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(labelled training rows, unlabelled application_test rows to draw clients from).
+    """Real (labelled training rows, application_test rows to draw clients from).
 
     Small client sets read only the first rows of application_test (1 s saved per build).
     """
@@ -92,6 +98,48 @@ def load_application_frames(n_clients: int) -> tuple[pd.DataFrame, pd.DataFrame]
     return _read_real("application_train_sample.csv.gz"), _read_real(
         "application_test.csv.gz", nrows
     )
+
+
+Source = Literal["auto", "synth", "real"]
+TEST_INPUTS = "test_inputs"
+
+
+def synth_available() -> bool:
+    try:
+        from scoring import ingest, synth
+    except ImportError:  # pragma: no cover - depends on the checkout
+        return False
+    return callable(getattr(synth, "generate", None)) and callable(getattr(ingest, "ingest", None))
+
+
+def resolve_source(source: Source) -> Literal["synth", "real"]:
+    if source == "auto":
+        if synth_available():
+            return "synth"
+        if real_data_available():
+            return "real"
+        raise TestDataUnavailable(
+            f"neither scoring.synth nor the real Kaggle rows ({real_data_dir()}) are available"
+        )
+    if source == "real" and not real_data_available():
+        raise TestDataUnavailable(f"real Kaggle rows not found under {real_data_dir()}")
+    return source
+
+
+def load_synthetic(
+    n_train: int, n_clients: int, seed: int, work: Path
+) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
+    """(application_train, application_test, interim dir of typed tables) from the project's
+    generator and ingest, exactly as the pipeline's first two stages produce them."""
+    from scoring import synth
+    from scoring.ingest import ingest, write_parquet
+
+    synth.generate(
+        n_clients=n_train, seed=seed, out_dir=work / "raw", fmt="parquet", n_test=n_clients
+    )
+    frames = ingest(work / "raw")
+    write_parquet(frames, work / "interim")
+    return frames["application_train"], frames["application_test"], work / "interim"
 
 
 def feature_columns() -> list[str]:
@@ -183,23 +231,56 @@ FeatureMode = Literal["builder", "raw"]
 
 
 def _features(
-    mode: FeatureMode, train: pd.DataFrame, clients: pd.DataFrame, out: Path
+    mode: FeatureMode,
+    train: pd.DataFrame,
+    clients: pd.DataFrame,
+    out: Path,
+    interim: Path | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str], list[str], dict[str, str]]:
     """(train features, client features, names, categorical names, labels) for ``mode``."""
     if mode == "raw":
         names = feature_columns()
         return train, clients, names, categorical_columns(), feature_labels(names)
-    from scoring.features import FeatureBuilder  # the training code path (imports Polars)
+    from scoring.features import FeatureBuilder, scan_parquet_tables
+    from scoring.schema import HISTORY_TABLES
 
     builder = FeatureBuilder.from_spec(REPO_ROOT / "conf" / "features" / "default.yaml")
     builder = builder.fit(train)
     builder.save(out / "features.yaml")
-    f_train = builder.build(train, {}).to_pandas()
-    f_clients = builder.build(clients, {}).to_pandas()
+    history: dict[str, object] = {}
+    if interim is not None:
+        history = dict(scan_parquet_tables(interim, set(HISTORY_TABLES)))
+    f_train = builder.build(train, history).to_pandas()
+    f_clients = builder.build(clients, history).to_pandas()
     listing = builder.feature_list()["features"]
     names = [f["name"] for f in listing]
     cats = [f["name"] for f in listing if f["kind"] == "categorical"]
     return f_train, f_clients, names, cats, {f["name"]: f["label"] for f in listing}
+
+
+def _save_test_inputs(out: Path, clients: pd.DataFrame, interim: Path | None) -> None:
+    """The raw inputs of the known clients (application row + history records)."""
+    from scoring.schema import HISTORY_TABLES
+
+    folder = out / TEST_INPUTS
+    folder.mkdir(parents=True, exist_ok=True)
+    clients.to_parquet(folder / "application_test.parquet", index=False)
+    if interim is None:
+        return
+    ids = set(clients[ID].astype("int64"))
+    bureau_ids: set[int] = set()
+    for table in HISTORY_TABLES:
+        path = interim / f"{table}.parquet"
+        if not path.is_file():
+            continue
+        frame = pd.read_parquet(path)
+        if ID in frame.columns:
+            frame = frame[frame[ID].isin(ids)]
+            if table == "bureau":
+                bureau_ids = set(frame["SK_ID_BUREAU"].astype("int64"))
+        else:  # bureau_balance hangs off the bureau rows
+            frame = frame[frame["SK_ID_BUREAU"].isin(bureau_ids)]
+        frame.to_parquet(folder / f"{table}.parquet", index=False)
 
 
 def build_test_bundle(
@@ -208,29 +289,38 @@ def build_test_bundle(
     seed: int = 0,
     *,
     features: FeatureMode = "builder",
+    source: Source = "auto",
     n_train: int | None = 6000,
     num_trees: int = 40,
     num_leaves: int = 15,
 ) -> Path:
-    """Train a small LightGBM on real application rows and write a complete bundle.
+    """Train a small LightGBM and write a complete bundle into ``out_dir``; return it.
 
-    ``n_clients`` known clients (a seeded sample of application_test, sorted by id) go to
-    ``clients.parquet`` (raw application columns, then the model features); ``n_train``
-    labelled rows (``None`` = all 16 k) train the booster, a quarter of them held out to fit
-    Platt calibration and the cost-optimal threshold. ``num_trees``/``num_leaves`` size the
-    model (benchmarks use a production-sized one). Returns ``out_dir``.
+    ``n_clients`` known clients go to ``clients.parquet`` (raw application columns, then the
+    model features) and their raw inputs to ``test_inputs/``; ``n_train`` labelled rows
+    (``None`` = all the real sample's 16 k; ``synth`` generates exactly ``n_train``, default
+    6,000) train the booster, a quarter of them held out to fit Platt calibration and the
+    cost-optimal threshold. ``num_trees``/``num_leaves`` size the model (benchmarks use a
+    production-sized one). :class:`TestDataUnavailable` when the source cannot be used.
     """
     rng = np.random.default_rng(seed)
-    train, test = load_application_frames(n_clients)
-    if n_train is not None and n_train < len(train):
-        train = train.iloc[np.sort(rng.choice(len(train), n_train, replace=False))]
-    train = train.reset_index(drop=True)
-    n_clients = min(n_clients, len(test))
-    clients = test.iloc[np.sort(rng.choice(len(test), n_clients, replace=False))]
-    clients = clients.sort_values(ID).reset_index(drop=True)
+    origin = resolve_source(source)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    f_train, f_clients, names, cats, labels = _features(features, train, clients, out)
+    interim: Path | None = None
+    with tempfile.TemporaryDirectory(prefix="test-bundle-data-") as tmp:
+        if origin == "synth":
+            train, clients, interim = load_synthetic(n_train or 6000, n_clients, seed, Path(tmp))
+        else:
+            train, test = load_application_frames(n_clients)
+            if n_train is not None and n_train < len(train):
+                train = train.iloc[np.sort(rng.choice(len(train), n_train, replace=False))]
+            n_clients = min(n_clients, len(test))
+            clients = test.iloc[np.sort(rng.choice(len(test), n_clients, replace=False))]
+        train = train.reset_index(drop=True)
+        clients = clients.sort_values(ID).reset_index(drop=True)
+        f_train, f_clients, names, cats, labels = _features(features, train, clients, out, interim)
+        _save_test_inputs(out, clients, interim)
 
     levels = fit_categorical_levels(f_train, cats)
     X = encode_frame(f_train, names, levels)
@@ -288,10 +378,10 @@ def build_test_bundle(
             },
         },
         params={k: v for k, v in params.items() if not isinstance(v, float) or math.isfinite(v)},
-        data_digest=f"test-bundle-{features}-seed{seed}-n{len(train)}",
+        data_digest=f"test-bundle-{origin}-{features}-seed{seed}-n{len(train)}",
         git_rev="test",
         top_features=top,
-        extra={"source": f"tests/support/bundle_factory.py (real rows, {features} features)"},
+        extra={"source": f"tests/support/bundle_factory.py ({origin} data, {features} features)"},
     )
     # raw application columns, then the model features (a feature overrides a raw namesake)
     raw_cols = [c for c in clients.columns if c not in set(names)]
@@ -302,7 +392,7 @@ def build_test_bundle(
 
 @functools.cache
 def cached_test_bundle(
-    n_clients: int = 300, seed: int = 0, features: FeatureMode = "builder"
+    n_clients: int = 300, seed: int = 0, features: FeatureMode = "builder", source: Source = "auto"
 ) -> Path:
     """Build once per process into a temporary directory (removed at exit) and reuse it.
 
@@ -310,4 +400,6 @@ def cached_test_bundle(
     """
     tmp = Path(tempfile.mkdtemp(prefix="test-bundle-"))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-    return build_test_bundle(tmp / "bundle", n_clients=n_clients, seed=seed, features=features)
+    return build_test_bundle(
+        tmp / "bundle", n_clients=n_clients, seed=seed, features=features, source=source
+    )

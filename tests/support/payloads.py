@@ -8,13 +8,15 @@ would send.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from scoring.schema import APPLICATION_TEST, table_schema
+from scoring.schema import APPLICATION_TEST, HISTORY_TABLES, table_schema
 
 JsonValue = int | float | str | None
 
@@ -59,3 +61,36 @@ def history_json(frame: pd.DataFrame, table: str) -> list[dict[str, JsonValue]]:
         }
         records.append({k: v for k, v in item.items() if v is not None})
     return records
+
+
+@functools.cache
+def _test_inputs(bundle_dir: str) -> dict[str, pd.DataFrame]:
+    folder = Path(bundle_dir) / "test_inputs"
+    return {path.stem: pd.read_parquet(path) for path in sorted(folder.glob("*.parquet"))}
+
+
+def client_request(bundle_dir: Path, sk_id_curr: int, *, history: bool = True) -> dict[str, Any]:
+    """The ``POST /v1/score`` body of a known client of a test bundle: its raw application and
+    (``history=True``) every history record it has — what scores it exactly like the batch."""
+    inputs = _test_inputs(str(bundle_dir))
+    apps = inputs["application_test"]
+    body: dict[str, Any] = {
+        "application": application_json(apps[apps["SK_ID_CURR"] == sk_id_curr].iloc[0])
+    }
+    records: dict[str, list[dict[str, JsonValue]]] = {}
+    bureau_ids: set[int] = set()
+    for table in HISTORY_TABLES:
+        frame = inputs.get(table)
+        if frame is None:
+            continue
+        if "SK_ID_CURR" in frame.columns:
+            rows = frame[frame["SK_ID_CURR"] == sk_id_curr]
+            if table == "bureau":
+                bureau_ids = set(rows["SK_ID_BUREAU"].astype("int64"))
+        else:
+            rows = frame[frame["SK_ID_BUREAU"].isin(bureau_ids)]
+        if len(rows):
+            records[table] = history_json(rows, table)
+    if history and records:
+        body["history"] = records
+    return body
