@@ -26,9 +26,10 @@ Load: ``wrk`` when installed (closed loop, one connection per concurrent client)
 Python generator of benchmarks/loadgen.py (it needs CPU itself: figures are then lower
 bounds). Every run first checks the answer (decision, number of reason codes) and counts
 non-2xx answers. Results: a table with ratios on stdout, ``benchmarks/out/api_bench.json`` and
-``.md``. The bundle defaults to ``$BUNDLE_DIR`` or ``models/bundle``; without one, a
-production-sized bundle (952 features, 500 trees × 31 leaves, 48,744 known clients) is trained
-on the real rows into ``benchmarks/out/bench-bundle`` (minutes, once).
+``.md``. The bundle defaults to ``$BUNDLE_DIR`` or ``models/bundle``; without one, a large
+bundle (952 features, 500 trees × 31 leaves, 48,744 known clients) is trained into
+``benchmarks/out/bench-bundle`` (minutes, once) on the real application rows when present,
+else on the project's synthetic data.
 """
 
 from __future__ import annotations
@@ -93,11 +94,16 @@ def resolve_bundle(arg: str | None) -> Path:
     if arg:
         raise SystemExit(f"error: no bundle at {arg}")
     if not (BENCH_BUNDLE / "bundle.json").is_file():
-        from tests.support.bundle_factory import build_test_bundle
+        from tests.support.bundle_factory import build_test_bundle, real_data_available
 
         print(f"no bundle found: training the benchmark bundle into {BENCH_BUNDLE} ...")
         build_test_bundle(
-            BENCH_BUNDLE, n_clients=48_744, n_train=None, num_trees=500, num_leaves=31
+            BENCH_BUNDLE,
+            n_clients=48_744,
+            n_train=None,
+            num_trees=500,
+            num_leaves=31,
+            source="real" if real_data_available() else "synth",
         )
     return BENCH_BUNDLE
 
