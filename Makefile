@@ -118,6 +118,9 @@ bench-synth: install ## Kaggle-scale synthetic data: wall time, peak RSS, rows (
 bench-features: install ## Feature engine vs pandas at full scale (DATA=folder of parquet)
 	$(BIN)/python benchmarks/features_bench.py --data $(or $(DATA),/work/fullscale/parquet)
 
+bench-api: install ## API benchmark: our API vs mlflow models serve vs in-process
+	$(BIN)/python benchmarks/api_bench.py
+
 push: install ## Push DVC-tracked data and models to the local remote (../dvc-storage)
 	$(BIN)/dvc push
 
