@@ -82,6 +82,20 @@ def _param(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def excluded_attributes_line(bundle: Mapping[str, Any]) -> str:
+    """What ``train.exclude_attributes`` kept out of this bundle's training (bundle.json)."""
+    excluded = bundle.get("excluded_attributes")
+    if excluded is None:
+        return "not recorded in the bundle (built before `train.exclude_attributes` existed)"
+    if not excluded:
+        return "none (`train.exclude_attributes` is empty)"
+    parts = []
+    for attr, feats in excluded.items():
+        removed = ", ".join(f"`{f}`" for f in feats) or "no model feature was derived from it"
+        parts.append(f"`{attr}` (removed: {removed})")
+    return "; ".join(parts)
+
+
 def _details(inp: CardInputs) -> list[str]:
     b = inp.bundle
     kind = str(b.get("model_kind", MISSING))
@@ -95,6 +109,7 @@ def _details(inp: CardInputs) -> list[str]:
         "- **Code revision:** "
         + (f"`{b['git_rev']}`" if b.get("git_rev") else "not recorded in the bundle"),
         f"- **Training-data digest:** `{b.get('data_digest') or MISSING}`",
+        f"- **Protected attributes excluded from training:** {excluded_attributes_line(b)}",
         f"- **Selected in cross-validation:** {inp.cv.get('model', MISSING)}"
         f" (resampling: {inp.cv.get('resample', MISSING)})",
     ]
@@ -315,8 +330,8 @@ def _fairness(inp: CardInputs) -> list[str]:
         f"{count(fa.get('min_group_size'))} clients (flagged below "
         f"{num(fa.get('di_threshold'), 2)}).",
         "",
-        "Protected attributes and the model's features (a feature counts when its name contains"
-        " the attribute or the feature spec computes it from the attribute):",
+        "Protected attributes and the model's features (a feature counts when the feature spec"
+        " computes it from the attribute, directly or through another derived feature):",
         "",
     ]
     for attr, feats in used.items():
@@ -324,6 +339,14 @@ def _fairness(inp: CardInputs) -> list[str]:
         lines.append(
             f"- `{attr}`: " + (f"used, through {shown}" if feats else "**not used by the model**")
         )
+    if inp.bundle.get("excluded_attributes"):
+        lines += [
+            "",
+            f"Excluded from training by `train.exclude_attributes`: "
+            f"{excluded_attributes_line(inp.bundle)}. The groups below still come from the raw"
+            " application fields, which the model never saw: what remains of a gap flows"
+            " through correlated features (proxies), not the attribute itself.",
+        ]
     lines.append("")
     for attr in attribute_names(fa):
         a = fa[attr]

@@ -16,6 +16,9 @@
    contract metrics and plot data are written.
 4. The bundle is logged to MLflow as a pyfunc, registered, and given ``champion`` only if it
    beats the current champion's business cost on the same holdout (else ``challenger``).
+
+``train.exclude_attributes`` removes the same features as in the train stage (checked against
+``best.json``); ``bundle.json`` records them under ``excluded_attributes``.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from scoring.models import (
     fitted_levels,
     top_features,
 )
+from scoring.protected import BUNDLE_KEY, Exclusion, attributes_from_params, exclusion_for_stage
 from scoring.threshold import ThresholdChoice, best_threshold, cost_curve, threshold_grid
 from scoring.training import KEY, LABEL, FeatureList, subset_rows
 
@@ -75,6 +79,7 @@ class EvaluateParams:
     threshold_points: int
     experiment: str
     registered_model: str
+    exclude_attributes: tuple[str, ...] = ()
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> EvaluateParams:
@@ -93,15 +98,24 @@ class EvaluateParams:
             threshold_points=int(section(params, "search")["threshold_points"]),
             experiment=str(tracking_section["experiment"]),
             registered_model=str(tracking_section["registered_model"]),
+            exclude_attributes=attributes_from_params(params),
         )
 
 
-def check_train_outputs(best: dict[str, Any], p: EvaluateParams) -> None:
-    """Refuse outputs of the train stage that were produced for another model or strategy."""
+def check_train_outputs(
+    best: dict[str, Any], p: EvaluateParams, excluded: Exclusion | None = None
+) -> None:
+    """Refuse outputs of the train stage produced for another model, strategy or exclusion."""
     if best.get("model") != p.model.kind or best.get("resample") != p.resample.strategy:
         raise ValueError(
             f"models/train/best.json is for {best.get('model')}/{best.get('resample')} but params "
             f"ask for {p.model.kind}/{p.resample.strategy}: run the train stage first (dvc repro)"
+        )
+    wanted = (excluded or Exclusion()).to_json()
+    if best.get(BUNDLE_KEY, {}) != wanted:
+        raise ValueError(
+            f"models/train/best.json excluded {best.get(BUNDLE_KEY, {})} but params exclude "
+            f"{wanted}: run the train stage first (dvc repro)"
         )
 
 
@@ -225,6 +239,7 @@ def build_bundle(
     best: dict[str, Any],
     test_metrics: dict[str, float],
     digests: dict[str, str],
+    excluded: Exclusion | None = None,
 ) -> Bundle:
     """Write the bundle of the fitted pipeline (nothing time- or commit-dependent inside)."""
     if bundle_dir.exists():
@@ -245,7 +260,11 @@ def build_bundle(
         params={"model": p.model.kind, "resample": p.resample.strategy, **best["params"]},
         data_digest=digests["data_digest"],
         top_features=top_features(pipeline, names),
-        extra={"holdout_digest": digests["holdout_digest"], "resample": p.resample.strategy},
+        extra={
+            "holdout_digest": digests["holdout_digest"],
+            "resample": p.resample.strategy,
+            BUNDLE_KEY: (excluded or Exclusion()).to_json(),
+        },
     )
     return load_bundle(bundle_dir)
 
@@ -273,6 +292,7 @@ def register(
                 "resample": p.resample.strategy,
                 "calibration": bundle.calibration.method,
                 "threshold": threshold,
+                "exclude_attributes": ",".join(best.get(BUNDLE_KEY, {})) or "none",
                 **{f"best.{k}": v for k, v in best["params"].items()},
             }
         )
@@ -339,8 +359,10 @@ def main(argv: list[str] | None = None) -> None:
     p = EvaluateParams.from_params(load_params(args.params))
     train_dir, resampled, bundle_dir = Path(args.train_dir), Path(args.resampled), Path(args.bundle)
     best = json.loads((train_dir / "best.json").read_text("utf-8"))
-    check_train_outputs(best, p)
     feats = FeatureList.from_json(json.loads(Path(args.feature_list).read_text("utf-8")))
+    excluded = exclusion_for_stage(p.exclude_attributes, feats.names, args.feature_spec)
+    check_train_outputs(best, p, excluded)
+    feats = excluded.apply(feats)
     names = list(feats.names)
     grid = threshold_grid(p.threshold_points)
     oof = pd.read_parquet(train_dir / "oof.parquet")
@@ -362,7 +384,16 @@ def main(argv: list[str] | None = None) -> None:
         "holdout_digest": tracking.frame_digest(holdout[[KEY, LABEL]]),
     }
     bundle = build_bundle(
-        bundle_dir, pipeline, feats, p, calibration, choice.threshold, best, test_metrics, digests
+        bundle_dir,
+        pipeline,
+        feats,
+        p,
+        calibration,
+        choice.threshold,
+        best,
+        test_metrics,
+        digests,
+        excluded,
     )
     p_holdout = bundle.predict_proba(bundle.encode(holdout))
     gap = float(np.max(np.abs(p_holdout - p_pipeline))) if len(holdout) else 0.0

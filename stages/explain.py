@@ -26,11 +26,10 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from scoring import explain as ex
 from scoring.bundle import Bundle, load_bundle
@@ -38,7 +37,11 @@ from scoring.config import load_params, section, setup_logging
 from scoring.fairness import AGE_BAND, age_band, fairness_report, plot_fairness
 from scoring.labels import audit_labels
 from scoring.model_card import CardInputs, render_model_card
+from scoring.protected import attribute_lineage, load_resolved_spec
 from scoring.schema import APPLICATION_TRAIN, table_schema
+
+if TYPE_CHECKING:
+    from scoring.features import FeatureSpec
 
 log = logging.getLogger("stages.explain")
 ID, TARGET = ex.ID, ex.TARGET
@@ -165,18 +168,17 @@ def coefficient_table(bundle: Bundle) -> tuple[pd.DataFrame, str]:
     return pd.DataFrame(columns=["feature", "level", "label", "coefficient"]), note
 
 
-def read_expressions(path: str) -> dict[str, str]:
-    """Derived-feature expressions of the resolved spec (``features.yaml`` of the features stage).
+def protected_used(
+    spec: FeatureSpec, feature_names: Sequence[str], protected: Sequence[str]
+) -> dict[str, list[str]]:
+    """``{attribute: [model features derived from it]}``, by lineage in the feature spec.
 
-    They tell which features are computed from a protected attribute (``AGE_YEARS`` from
-    ``DAYS_BIRTH``), which the feature names alone do not say.
+    The same lineage as ``train.exclude_attributes`` (:mod:`scoring.protected`), so an attribute
+    excluded from training always shows as not used (``AGE_YEARS`` counts for ``DAYS_BIRTH``,
+    which the feature names alone do not say).
     """
-    from scoring.features import load_spec  # polars & co: only this stage needs them
-
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or "spec" not in data:
-        raise ValueError(f"{path}: not a resolved feature spec (no 'spec' key)")
-    return ex.derived_expressions(load_spec(data["spec"], where=f"{path}: spec"))
+    present = set(feature_names)
+    return {a: [f for f in attribute_lineage(spec, a) if f in present] for a in protected}
 
 
 def _read_json(path: str | None) -> Any:
@@ -234,7 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = ex.sample_rows(holdout, p.max_rows, p.seed)
     log.info("explaining %d of %d holdout clients", len(rows), len(holdout))
 
-    expressions = read_expressions(args.feature_spec)
+    spec = load_resolved_spec(args.feature_spec)  # derived expressions and feature lineage
+    expressions = ex.derived_expressions(spec)
     facts, tables, contrib = explain_holdout(bundle, rows, p, expressions)
     train_y = split.loc[split["subset"] == "train", TARGET]
     facts |= {
@@ -287,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
     _write_json(args.explain_metrics, metrics)
     _write_json(args.fairness_metrics, fairness)
 
-    used = {a: ex.protected_features(bundle.feature_names, [a], expressions) for a in p.protected}
+    used = protected_used(spec, bundle.feature_names, p.protected)
     card = render_model_card(
         CardInputs(
             bundle=bundle.meta,
@@ -301,7 +304,6 @@ def main(argv: list[str] | None = None) -> None:
                 "raw_dir": p.raw_dir,
                 "protected": list(p.protected),
                 "protected_used": used,
-                "excluded_features": [a for a, feats in used.items() if not feats],
                 "n_reasons": p.n_reasons,
                 "target_definition": table_schema(APPLICATION_TRAIN).column(TARGET).description,
             },

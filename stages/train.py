@@ -1,8 +1,13 @@
 """Stage `train`: cross-validated search and model comparison on the training side of the split.
 
     python -m stages.train --params params.yaml --features data/features/train.parquet \
-        --feature-list data/features/feature_list.json --split data/split/split.parquet \
-        --out models/train --cv-metrics metrics/cv.json --models-metrics metrics/models.json
+        --feature-list data/features/feature_list.json --feature-spec data/features/features.yaml \
+        --split data/split/split.parquet --out models/train \
+        --cv-metrics metrics/cv.json --models-metrics metrics/models.json
+
+``train.exclude_attributes`` (e.g. ``[CODE_GENDER]``) removes every feature derived from those
+attributes before the search (:mod:`scoring.protected`); ``best.json`` records what was removed
+and the evaluate stage refuses to refit under another exclusion.
 
 Writes ``<out>/oof.parquet`` (SK_ID_CURR, TARGET, fold, raw and cross-fitted calibrated
 out-of-fold probabilities of the best configuration: the threshold is chosen on them) and
@@ -29,6 +34,7 @@ from scoring import tracking
 from scoring.config import git_revision, load_params, section, setup_logging
 from scoring.cost import CostWeights
 from scoring.models import ModelSpec, ResampleSpec
+from scoring.protected import Exclusion, attributes_from_params, exclusion_for_stage
 from scoring.threshold import threshold_grid
 from scoring.training import (
     KEY,
@@ -69,7 +75,9 @@ def oof_frame(rows: pd.DataFrame, outcome: TrainOutcome) -> pd.DataFrame:
     )
 
 
-def best_record(plan: TrainPlan, outcome: TrainOutcome) -> dict[str, Any]:
+def best_record(
+    plan: TrainPlan, outcome: TrainOutcome, excluded: Exclusion | None = None
+) -> dict[str, Any]:
     """What the evaluate stage refits: no timings, so the file is identical run after run."""
     cv = {k: v for k, v in outcome.cv_summary.items() if k != "fit_seconds"}
     return {
@@ -78,11 +86,16 @@ def best_record(plan: TrainPlan, outcome: TrainOutcome) -> dict[str, Any]:
         "params": outcome.best_params,
         "best_iterations": [f.best_iteration for f in outcome.best.folds],
         "cv": cv,
+        "excluded_attributes": (excluded or Exclusion()).to_json(),
     }
 
 
 def train_with_tracking(
-    rows: pd.DataFrame, feats: FeatureList, plan: TrainPlan, experiment: str
+    rows: pd.DataFrame,
+    feats: FeatureList,
+    plan: TrainPlan,
+    experiment: str,
+    excluded: Exclusion | None = None,
 ) -> TrainOutcome:
     """Search and compare under one MLflow parent run (trials and comparisons nested in it)."""
     X, y = rows[list(feats.names)], rows[LABEL].to_numpy().astype(np.int64)
@@ -103,6 +116,7 @@ def train_with_tracking(
                 "cost_fp": plan.weights.fp,
                 "coarse_trials": plan.search.coarse_trials,
                 "refine_trials": plan.search.refine_trials,
+                "exclude_attributes": ",".join((excluded or Exclusion()).attributes) or "none",
                 **{f"model.{k}": v for k, v in plan.model.params.items()},
             }
         )
@@ -147,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--params", default="params.yaml")
     ap.add_argument("--features", required=True)
     ap.add_argument("--feature-list", required=True)
+    ap.add_argument("--feature-spec", help="features.yaml: lineage for train.exclude_attributes")
     ap.add_argument("--split", required=True)
     ap.add_argument("--out", required=True, help="directory for oof.parquet and best.json")
     ap.add_argument("--cv-metrics", required=True)
@@ -159,6 +174,11 @@ def main(argv: list[str] | None = None) -> None:
     plan = plan_from_params(params)
     tracking_params = section(params, "tracking")
     feats = FeatureList.from_json(json.loads(Path(args.feature_list).read_text("utf-8")))
+    attributes = attributes_from_params(params)
+    excluded = exclusion_for_stage(attributes, feats.names, args.feature_spec)
+    feats = excluded.apply(feats)
+    for attr, removed in excluded.features_by_attribute.items():
+        log.info("excluded %s from training: %s", attr, ", ".join(removed) or "no feature")
     rows = subset_rows(pd.read_parquet(args.features), pd.read_parquet(args.split), "train")
     log.info(
         "train: %d clients x %d features (%d categorical), default rate %.4f; %s + %s",
@@ -170,11 +190,11 @@ def main(argv: list[str] | None = None) -> None:
         plan.resample.strategy,
     )
 
-    outcome = train_with_tracking(rows, feats, plan, str(tracking_params["experiment"]))
+    outcome = train_with_tracking(rows, feats, plan, str(tracking_params["experiment"]), excluded)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     oof_frame(rows, outcome).to_parquet(out / "oof.parquet", index=False)
-    _write_json(out / "best.json", best_record(plan, outcome))
+    _write_json(out / "best.json", best_record(plan, outcome, excluded))
     _write_json(Path(args.cv_metrics), outcome.cv_summary)
     _write_json(Path(args.models_metrics), outcome.comparison)
     log.info("cv: %s", outcome.cv_summary)
