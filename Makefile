@@ -121,6 +121,11 @@ bench-features: install ## Feature engine vs pandas at full scale (DATA=folder o
 bench-api: install ## API benchmark: our API vs mlflow models serve vs in-process
 	$(BIN)/python benchmarks/api_bench.py
 
+bench-fairness: install ## Retrain without protected attributes (in /tmp clones): cost and fairness table into docs
+	$(BIN)/python benchmarks/protected_attributes.py run --variant CODE_GENDER \
+	  --variant CODE_GENDER,DAYS_BIRTH,NAME_FAMILY_STATUS \
+	  --save docs/protected_attributes.json --write docs/explainability.md
+
 push: install ## Push DVC-tracked data and models to the local remote (../dvc-storage)
 	$(BIN)/dvc push
 

@@ -344,3 +344,57 @@ def test_stages_train_without_the_attribute_and_record_it(
     run([], "full")
     full = load_bundle(d / "full")
     assert full.feature_names == MODEL_FEATURES and full.meta["excluded_attributes"] == {}
+
+
+# --------------------------------------------------------------------------------------------
+# The comparison table (benchmarks/protected_attributes.py) shows the runs' own figures
+# --------------------------------------------------------------------------------------------
+def _run_figures(cost: float, di: float, excluded: dict[str, list[str]]) -> dict[str, Any]:
+    group = {"n": 100, "approval_rate": 0.5, "tpr": 0.6, "fpr": 0.2, "default_rate": 0.1}
+    return {
+        "git_rev": "abc1234",
+        "model_version": "v1",
+        "n_features": 10 - sum(len(f) for f in excluded.values()),
+        "excluded_attributes": excluded,
+        "test": {
+            "business_cost": cost,
+            "cost_per_client": cost / 4000,
+            "auc": 0.78,
+            "threshold": 0.09,
+            "approval_rate": 0.73,
+        },
+        "cv": {"auc_mean": 0.787, "auc_std": 0.01, "business_cost_mean": 1535.0},
+        "explain": {"share_refused_with_protected_reason": 0.002},
+        "fairness": {
+            "min_group_size": 50,
+            "CODE_GENDER": {
+                "disparate_impact": di,
+                "tpr_gap": 0.1,
+                "fpr_gap": 0.05,
+                "groups": {"F": group, "M": {**group, "approval_rate": 0.4}, "XNA": {"n": 1}},
+            },
+        },
+    }
+
+
+def test_comparison_table_is_written_between_the_markers(tmp_path: Path) -> None:
+    from benchmarks.protected_attributes import BEGIN, END, render, write_block
+
+    runs = {
+        "baseline": _run_figures(1992.0, 0.8637, {}),
+        "CODE_GENDER": _run_figures(2010.0, 0.9012, {"CODE_GENDER": ["CODE_GENDER"]}),
+    }
+    table = render(runs)
+    assert "| holdout business cost (10·FN + FP) | 1992 | 2010 |" in table
+    assert "| disparate impact | 0.864 | 0.901 |" in table
+    assert "| excluded attributes (features removed) | none | CODE_GENDER (1) |" in table
+    assert "| M (n=100): approval rate | 40.0 % | 40.0 % |" in table
+    assert "XNA" not in table  # below min_group_size: not read
+    doc = tmp_path / "doc.md"
+    doc.write_text(f"intro\n\n{BEGIN}\nold numbers\n{END}\n\noutro\n")
+    write_block(doc, table)
+    text = doc.read_text()
+    assert "old numbers" not in text and "| 1992 | 2010 |" in text
+    assert text.startswith("intro\n") and text.endswith("\noutro\n")
+    write_block(doc, render({"baseline": runs["baseline"]}))  # idempotent: one block stays
+    assert doc.read_text().count(BEGIN) == 1 and "2010" not in doc.read_text()
