@@ -263,8 +263,10 @@ class ScoringService:
                 f"(Kaggle's pensioner/unemployed sentinel), got {days}",
             )
 
-    def _features_of(self, request: Any, where: str) -> tuple[dict[str, Any], int | None]:
-        """Model features of one decoded ``ScoreRequest`` (422 naming the field on failure)."""
+    def _features_of(
+        self, request: Any, where: str
+    ) -> tuple[dict[str, Any], int | None, np.ndarray]:
+        """Features, SK_ID_CURR and model row of one decoded ``ScoreRequest`` (or a 422)."""
         app: dict[str, Any] = msgspec.structs.asdict(request.application)
         self._check_application(app, f"{where}application")
         history: dict[str, list[dict[str, Any]]] | None = None
@@ -280,7 +282,8 @@ class ScoringService:
         except FeatureProblem as exc:
             raise invalid(f"{where}{exc.field}", exc.problem) from None
         sk_id = app.get("SK_ID_CURR")
-        return feats, None if sk_id is None else int(sk_id)
+        x = self.features.encode(feats, with_history=history is not None)
+        return feats, None if sk_id is None else int(sk_id), x
 
     def score_application(
         self,
@@ -290,9 +293,8 @@ class ScoringService:
         reasons: ReasonsMode,
         attribution: str | None,
     ) -> ScoreResponse:
-        feats, sk_id = self._features_of(request, "")
+        feats, sk_id, x = self._features_of(request, "")
         b = self.bundle
-        x = b.encode_record(feats)
         p = float(b.predict_proba(x)[0])
         decision = b.decide(p)
         method: Attribution | None = None
@@ -340,11 +342,13 @@ class ScoringService:
         items = request.applications
         feats: list[dict[str, Any]] = []
         ids: list[int | None] = []
+        rows_x: list[np.ndarray] = []
         for i, item in enumerate(items):
-            f, sk = self._features_of(item, f"applications[{i}].")
+            f, sk, x = self._features_of(item, f"applications[{i}].")
             feats.append(f)
             ids.append(sk)
-        X = np.vstack([b.encode_record(f) for f in feats])
+            rows_x.append(x)
+        X = np.vstack(rows_x)
         P = b.predict_proba(X)
         refused = b.threshold <= P
         want = np.array([self._wants_reasons(reasons, bool(r)) for r in refused])

@@ -1,10 +1,15 @@
 """Application-level features: raw columns, domain ratios, frequency encodings, cross features.
 
-One function, :func:`application_features`, computes them from column arrays, whatever their
-length: the batch path calls it once on the 356 k application rows, the API on one row. Plain
-numpy is used because the application table is small (one row per client) and because a
-one-row call must take microseconds, not the milliseconds a DataFrame engine needs to plan a
-query (measured in docs/features.md). Being the same function, batch and API cannot disagree.
+:func:`application_features` computes them from column arrays, whatever their length: the
+batch path calls it once on the 356 k application rows. Plain numpy is used because the
+application table is small (one row per client) and a DataFrame engine needs milliseconds to
+plan a query (measured in docs/features.md). :func:`application_row` is the same computation
+for the API's single application, on Python values: the derived columns are compiled from the
+*same* expression trees by the scalar backend of :mod:`expr` (same operators, same missing-value
+rules), because one-row numpy arrays cost ~1 µs per operator — 0.45 ms per request for the
+default spec, against ~0.05 ms now. Agreement is tested bit for bit: every expression of the
+default spec on random rows (tests/unit/test_features_expr.py), and whole feature rows,
+batch vs single application, with and without history (tests/unit/test_feature_builder.py).
 
 Leakage rules: ``TARGET`` is never read here, and the only fitted state — the frequency of each
 categorical level — comes from ``application_train`` rows only (:func:`fit_frequencies`).
@@ -78,6 +83,47 @@ def application_features(
             [math.nan if v is None else table.get(v, 0.0) for v in values], dtype=np.float64
         )
     return out
+
+
+#: A derived column compiled for one row: (name, scalar function of the row so far).
+RowPlan = list[tuple[str, ex.ScalarFn]]
+
+
+def row_plan(derived: Sequence[Derived]) -> RowPlan:
+    """Compile derived columns for :func:`evaluate_derived_row` (once, not per application)."""
+    return [(d.name, ex.compile_scalar(d.node)) for d in derived]
+
+
+def application_row(
+    spec: ApplicationSpec,
+    frequencies: Frequencies,
+    values: Mapping[str, float | str | None],
+    plan: RowPlan | None = None,
+) -> dict[str, float | str | None]:
+    """:func:`application_features` of one application given as Python values.
+
+    ``values``: every raw column of the spec, numbers as ``float`` (NaN = missing), categories
+    as ``str`` (``None`` = missing). Returns the same columns in the same order, with NaN for
+    missing numbers. ``plan`` is ``row_plan(spec.derived)``, built once by the caller.
+    """
+    out: dict[str, float | str | None] = {f.name: values[f.name] for f in spec.raw}
+    for col, sentinel in spec.sentinels:
+        if out[col] == sentinel:
+            out[col] = math.nan
+    evaluate_derived_row(plan if plan is not None else row_plan(spec.derived), out)
+    for col in spec.frequency:
+        table = frequencies.get(col)
+        if table is None:
+            raise KeyError(f"frequency encoding of {col} was not fitted (FeatureBuilder.fit)")
+        v = out[col]
+        out[f"{col}_FREQ"] = math.nan if v is None else table.get(str(v), 0.0)
+    return out
+
+
+def evaluate_derived_row(plan: RowPlan, row: dict[str, Any]) -> None:
+    """Add each derived value to ``row`` (in order: later ones may use earlier ones)."""
+    for name, fn in plan:
+        row[name] = fn(row)
 
 
 def evaluate_derived(derived: Sequence[Derived], columns: dict[str, Any], n: int) -> None:

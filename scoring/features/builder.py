@@ -29,9 +29,12 @@ from polars.io.plugins import register_io_source
 from scoring.features import engine
 from scoring.features.application import (
     application_features,
+    application_row,
     columns_from_frame,
     evaluate_derived,
+    evaluate_derived_row,
     fit_frequencies,
+    row_plan,
 )
 from scoring.features.spec import CLIENT_KEY, FeatureDef, FeatureSpec, load_spec
 from scoring.schema import HISTORY_TABLES, table_schema
@@ -90,9 +93,17 @@ class FeatureBuilder:
         ]
         self._app_known = set(self._app_kinds) | {CLIENT_KEY} | IGNORED_APPLICATION_KEYS
         self._cross_inputs = _cross_inputs(spec)
+        self._row_plan = row_plan(spec.application.derived)
+        self._cross_plan = row_plan(spec.cross)
         # Output template in model order: history defaults pre-filled, the rest overwritten.
         self._template: dict[str, Value] = {name: None for name in self.feature_names}
         self._template.update(self._history_defaults)
+        #: What :meth:`for_application` computes from the application itself on every call (raw,
+        #: derived, frequency and cross features); every other feature is a history feature,
+        #: whose no-history value is in :attr:`no_history_template`.
+        self.application_feature_names: tuple[str, ...] = tuple(
+            n for n in self.feature_names if n not in self._history_defaults
+        )
         self._block_tables = {b.name: _tables_of(spec, b.name) for b in spec.client_blocks}
         self._plans: _CachedPlans | None = None
 
@@ -208,6 +219,11 @@ class FeatureBuilder:
             self._plans = _CachedPlans(self.spec)
         return self
 
+    @property
+    def no_history_template(self) -> dict[str, Value]:
+        """Every feature, history features at their no-history value, the others ``None``."""
+        return dict(self._template)
+
     def for_application(
         self,
         application: Mapping[str, Any],
@@ -218,42 +234,53 @@ class FeatureBuilder:
         Missing values are ``None``. Raises :class:`FeatureInputError` naming the field for an
         unknown column, a value of the wrong type or an unknown category level.
         """
-        data, sk_id = self._application_arrays(application)
-        cols = application_features(self.spec.application, self._fitted(), data, 1)
+        values, sk_id = self._application_values(application)
+        cols = application_row(self.spec.application, self._fitted(), values, self._row_plan)
         out = dict(self._template)
-        for name, arr in cols.items():
-            out[name] = _clean(arr[0])
+        for name, v in cols.items():
+            out[name] = None if v != v else v  # NaN → None (v is a float, a str or None)
         if history:
             out.update(self._history_values(history, sk_id))
         if self.spec.cross:
-            arrays = {c: np.array([_num(out[c])]) for c in self._cross_inputs}
-            evaluate_derived(self.spec.cross, arrays, 1)
-            for d in self.spec.cross:
-                out[d.name] = _clean(arrays[d.name][0])
+            row = {c: _num(out[c]) for c in self._cross_inputs}
+            evaluate_derived_row(self._cross_plan, row)
+            for name, _ in self._cross_plan:
+                v = row[name]
+                out[name] = None if v != v else v
         return out
 
-    def _application_arrays(self, application: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    def _application_values(
+        self, application: Mapping[str, Any]
+    ) -> tuple[dict[str, float | str | None], int]:
+        """The raw columns as Python values (float, NaN = missing; str / None), validated."""
         if not isinstance(application, Mapping):
             raise FeatureInputError("application", "expected an object of column: value")
         for key in application:
             if key not in self._app_known:
                 raise FeatureInputError(f"application.{key}", "unknown column")
         get = application.get
-        values = [
-            _checked(get(name), dtype, levels, f"application.{name}")
-            for name, dtype, levels, _ in self._app_columns
-        ]
-        numbers = np.array(
-            [math.nan if v is None or isinstance(v, str) else v for v in values], dtype=np.float64
-        )
-        data: dict[str, Any] = {}
-        for i, (name, _, _, kind) in enumerate(self._app_columns):
-            if kind == "categorical":
-                data[name] = np.array([values[i]], dtype=object)
+        values: dict[str, float | str | None] = {}
+        nan = math.nan
+        for name, dtype, levels, kind in self._app_columns:
+            v = get(name)
+            if v is None:
+                values[name] = None if kind == "categorical" else nan
+            elif (
+                type(v) is float
+                and v - v == 0.0
+                and (dtype == "float" or (dtype == "int" and v.is_integer()))
+            ):
+                values[name] = v  # the common cases first: a finite number (API latency)
+            elif type(v) is int and dtype != "str":
+                values[name] = float(v)
             else:
-                data[name] = numbers[i : i + 1]  # a view: no per-column allocation
+                v = _checked(v, dtype, levels, f"application.{name}")
+                if kind == "categorical":
+                    values[name] = v
+                else:
+                    values[name] = nan if v is None else float(v)
         raw_id = _checked(get(CLIENT_KEY), "int", None, f"application.{CLIENT_KEY}")
-        return data, int(raw_id) if raw_id is not None else 0
+        return values, int(raw_id) if raw_id is not None else 0
 
     def _history_values(
         self, history: Mapping[str, Sequence[Mapping[str, Any]]], sk_id: int

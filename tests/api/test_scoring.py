@@ -82,6 +82,29 @@ def test_raw_application_features_equal_the_batch_features(
         assert all(_same(batch[f], logged[f]) for f in logged)
 
 
+def test_the_no_history_model_row_is_the_bundle_encoding_of_the_features(
+    app: Litestar,
+    client: TestClient[Litestar],
+    raw_test_rows: pd.DataFrame,
+    clients_frame: pd.DataFrame,
+    bundle: Bundle,
+) -> None:
+    """Without history the API writes the application's own features over a precomputed
+    no-history row instead of encoding all features: the row must be Bundle.encode_record's,
+    bit for bit (categorical codes, missing values, unknown levels included)."""
+    svc = app.state.service
+    decoder = msgspec.json.Decoder(request_types().score_request)
+    checked = 0
+    for sk_id in clients_frame["SK_ID_CURR"].iloc[:40]:
+        body = {"application": _raw(raw_test_rows, int(sk_id))}
+        req = decoder.decode(msgspec.json.encode(body))
+        feats = svc.features.compute(msgspec.structs.asdict(req.application), None)
+        fast = svc.features.encode(feats, with_history=False)
+        assert fast.tobytes() == bundle.encode_record(feats).tobytes(), sk_id
+        checked += 1
+    assert checked == 40
+
+
 def test_events_log_the_features_the_model_uses_and_the_raw_columns(
     app: Litestar, bundle: Bundle
 ) -> None:
