@@ -13,6 +13,9 @@
     .venv/bin/python benchmarks/protected_attributes.py table baseline=/tmp/a gender=/tmp/b
 
 A variant is ``train.exclude_attributes`` (comma-separated); the baseline excludes nothing.
+Each run decides at its own cost-optimal threshold, so its approval rate moves too; to tell the
+model's change from the threshold's, every run is also scored at the *baseline's approval
+rate* (the same number of holdout clients refused, the riskiest by the run's own model).
 Each clone composes params.yaml from conf/ with that override (what ``dvc exp run -S`` does)
 and runs ``dvc repro explain`` under ``nice -n 19``. ``--write`` replaces the block between
 ``<!-- protected-attributes:begin -->`` and ``<!-- protected-attributes:end -->`` in a Markdown
@@ -116,6 +119,56 @@ def collect(checkout: Path) -> dict[str, Any]:
     }
 
 
+def matched(checkout: Path, n_refused: int) -> dict[str, Any]:
+    """Cost and fairness of a run's bundle when it refuses exactly ``n_refused`` holdout clients.
+
+    Same holdout, same attribute groups as the explain stage (its own functions and params),
+    only the decision rule differs: the ``n_refused`` highest probabilities are refused.
+    """
+    import numpy as np
+    import pandas as pd
+    import yaml
+
+    from scoring.bundle import load_bundle
+    from scoring.explain import holdout_rows
+    from scoring.fairness import fairness_report
+    from stages.explain import ExplainParams, group_attributes
+
+    params = ExplainParams.from_params(yaml.safe_load((checkout / "params.yaml").read_text()))
+    bundle = load_bundle(checkout / "models/bundle")
+    split = pd.read_parquet(checkout / "data/split/split.parquet")
+    holdout = holdout_rows(pd.read_parquet(checkout / "data/features/train.parquet"), split)
+    proba = bundle.predict_proba(bundle.encode(holdout))
+    refused = np.zeros(len(proba), dtype=bool)
+    refused[np.argsort(-proba, kind="stable")[:n_refused]] = True
+    y = holdout["TARGET"].to_numpy().astype(np.int64)
+    application = pd.read_parquet(checkout / "data/interim/application_train.parquet")
+    attrs = group_attributes(
+        application, holdout["SK_ID_CURR"], params.attributes, params.age_edges
+    )
+    cost = bundle.meta.get("cost", {})
+    fn, fp = int(np.sum((y == 1) & ~refused)), int(np.sum((y == 0) & refused))
+    return {
+        "n_refused": int(n_refused),
+        "business_cost": float(cost.get("fn", 10.0)) * fn + float(cost.get("fp", 1.0)) * fp,
+        "fairness": fairness_report(
+            y,
+            refused,
+            attrs,
+            min_group_size=params.min_group_size,
+            di_threshold=params.di_threshold,
+        ),
+    }
+
+
+def add_matched(runs: Mapping[str, dict[str, Any]], checkouts: Mapping[str, Path]) -> None:
+    """Every run scored at the first run's (the baseline's) number of refusals."""
+    first = next(iter(runs.values()))
+    n_refused = round((1 - float(first["test"]["approval_rate"])) * int(first["fairness"]["n"]))
+    for name, checkout in checkouts.items():
+        runs[name]["matched"] = matched(checkout, n_refused)
+
+
 def _num(v: Any, digits: int = 3) -> str:
     return f"{float(v):.{digits}f}" if isinstance(v, (int, float)) else "n/a"
 
@@ -184,6 +237,32 @@ def render(runs: Mapping[str, Mapping[str, Any]]) -> str:
                         [_pct(f.get("groups", {}).get(g, {}).get(key)) for f in fa],
                     )
                 )
+    if all("matched" in r for r in rs):
+        ms = [r["matched"] for r in rs]
+        approval = _pct(ms[0]["fairness"]["approval_rate"])
+        lines += [
+            "",
+            f"**At the baseline's approval rate ({approval}: the same number of holdout clients"
+            " refused, the riskiest by each run's model)**",
+            "",
+            *head,
+            _row("holdout business cost", [_num(m["business_cost"], 0) for m in ms]),
+        ]
+        for attr in FAIRNESS_ATTRIBUTES:
+            if not all(attr in m["fairness"] for m in ms):
+                continue
+            fa = [m["fairness"][attr] for m in ms]
+            lines += [
+                _row(f"{attr}: disparate impact", [_num(f.get("disparate_impact")) for f in fa]),
+                _row(f"{attr}: TPR gap", [_num(f.get("tpr_gap")) for f in fa]),
+                _row(f"{attr}: FPR gap", [_num(f.get("fpr_gap")) for f in fa]),
+            ]
+        gender = [m["fairness"].get("CODE_GENDER", {}).get("groups", {}) for m in ms]
+        for g in ("F", "M"):
+            for key, label in GROUP_METRICS[:3]:
+                lines.append(
+                    _row(f"CODE_GENDER {g}: {label}", [_pct(x.get(g, {}).get(key)) for x in gender])
+                )
     revs = ", ".join(f"{n}: `{runs[n]['git_rev']}`" for n in names)
     lines += ["", f"Code revision of each run: {revs}."]
     return "\n".join(lines) + "\n"
@@ -224,17 +303,24 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"unknown revision {args.rev!r}")
         variants = [[], *([a.strip() for a in v.split(",") if a.strip()] for v in args.variant)]
         python = Path(sys.executable)
+        checkouts: dict[str, Path] = {}
         for attrs in variants:
             clone = run_variant(attrs, args.workdir, rev, python, args.keep)
+            checkouts[variant_name(attrs)] = clone
             runs[variant_name(attrs)] = collect(clone)
+        add_matched(runs, checkouts)
     else:
         if args.load:
             runs.update(json.loads(args.load.read_text(encoding="utf-8"))["runs"])
+        dirs: dict[str, Path] = {}
         for spec in args.runs:
             name, _, where = spec.partition("=")
             if not where:
                 raise SystemExit(f"{spec!r}: expected NAME=CHECKOUT_DIR")
+            dirs[name] = Path(where)
             runs[name] = collect(Path(where))
+        if dirs and not args.load:
+            add_matched(runs, dirs)
     if not runs:
         raise SystemExit("no run to show: give NAME=DIR or --load")
     if args.save:

@@ -390,6 +390,14 @@ def test_comparison_table_is_written_between_the_markers(tmp_path: Path) -> None
     assert "| excluded attributes (features removed) | none | CODE_GENDER (1) |" in table
     assert "| M (n=100): approval rate | 40.0 % | 40.0 % |" in table
     assert "XNA" not in table  # below min_group_size: not read
+    assert "At the baseline's approval rate" not in table  # no matched figures given
+    for run, cost in zip(runs.values(), (1992.0, 1981.0), strict=True):
+        run["matched"] = {"business_cost": cost, "fairness": {**run["fairness"], "n": 4000}}
+        run["matched"]["fairness"]["approval_rate"] = 0.727
+    matched = render(runs)
+    assert "At the baseline's approval rate (72.7 %" in matched
+    assert "| holdout business cost | 1992 | 1981 |" in matched
+    assert "| CODE_GENDER: disparate impact | 0.864 | 0.901 |" in matched
     doc = tmp_path / "doc.md"
     doc.write_text(f"intro\n\n{BEGIN}\nold numbers\n{END}\n\noutro\n")
     write_block(doc, table)
