@@ -1,28 +1,31 @@
-"""The history engine: one generic, lazy, multi-threaded aggregator for every spec block.
+"""The history engine: one generic, lazy aggregator for every spec block.
 
 Written against the Narwhals lazy API, so the *same* code builds a Polars plan (the default:
 parquet is scanned lazily, only the needed columns are read, multi-threaded execution) or a
 DuckDB / PySpark / Dask plan when the caller hands in frames of that backend
-(``nw.from_native(spark_df)``; the DuckDB case is tested). Polars-only steps are optimisations
-that do not change any value: text columns become ``Enum`` codes (:func:`_prepare`), rows are
-stably sorted by key before grouping (:func:`_sorted_for_grouping`), and
-:func:`scan_parquet_tables` / :func:`collect_polars` talk to Polars directly.
+(``nw.from_native(spark_df)``; the DuckDB case is tested).
 
 Plan for one block (``HistoryBlock``):
 
 1. project the needed raw columns; numbers become Float64 (NaN → null), sentinels → null;
+   on Polars, text with known levels becomes ``Enum`` codes;
 2. left-join each child block (already aggregated on the join key) and fill its
    zero-when-empty features with 0 (a bureau credit without monthly rows has 0 such rows);
-3. add the derived row-level columns (in spec order, so later ones can use earlier ones) and
-   one 0/1 indicator per category level that a share feature needs;
-4. for every subset, filter (``where``) or keep the ``last`` N rows per key
+3. add the derived row-level columns (in spec order, so later ones can use earlier ones);
+4. subsets: a ``where`` filter, or the ``last`` N rows per key
    (``rank(method="min", descending=True)`` over the ``by`` column: ties are all kept, so the
-   result does not depend on row order), then ``group_by(key).agg(...)`` with plain
-   aggregations — the form every backend runs fastest;
-5. left-join the subsets onto the block's keys and fill zero-when-empty features with 0.
+   result does not depend on row order);
+5. aggregate per key:
 
-Why filter-then-group rather than one pass with masked columns: on a 13.6 M-row instalments
-table it was the faster and leaner of the two on Polars (docs/features.md).
+   - **Polars** (default): each subset becomes a boolean column, and one ``map_batches`` node
+     aggregates every subset and column of the block in numpy
+     (:mod:`scoring.features.segments`: ``bincount`` / ``ufunc.at`` per row instead of Polars'
+     per-group cost, which dominated with ~300 k clients × ~950 aggregates). Rows keep their
+     file order (joins ``maintain_order="left"``) and a client's values are added in that
+     order, so the API path (one client's records, same plan) gives the same bits as the batch.
+   - **any other backend**: filter per subset, ``group_by(key).agg(...)`` with plain
+     aggregations, left-join the subsets onto the block's keys — the form SQL engines run
+     fastest. Both forms are tested to agree (and with the pandas reference).
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ import narwhals.stable.v2 as nw
 import polars as pl
 
 from scoring.features import expr as ex
-from scoring.features.spec import ALL, FeatureDef, FeatureSpec, HistoryBlock
+from scoring.features import segments
+from scoring.features.spec import ALL, FeatureDef, FeatureSpec, HistoryBlock, Subset
 from scoring.schema import table_schema
 
 logger = logging.getLogger(__name__)
@@ -117,14 +121,81 @@ def aggregate_block(
     rows = _prepare(block, source)
     for join in block.joins:
         child = spec.block(join.block)
-        rows = rows.join(children[join.block], on=join.on, how="left")
+        rows = _left_join(rows, children[join.block], join.on)
         zero = [f.name for f in child.features if f.empty_value == 0.0]
         if zero:
             rows = rows.with_columns(*(nw.col(c).fill_null(0.0) for c in zero))
-    rows = _sorted_for_grouping(rows, block)  # before derived/indicator columns: less to move
     rows = _with_derived(rows, block)
+    if rows.implementation is nw.Implementation.POLARS:
+        return _aggregate_segments(block, rows)
+    return _aggregate_grouped(block, rows)
+
+
+def _left_join(rows: nw.LazyFrame[Any], child: nw.LazyFrame[Any], on: str) -> nw.LazyFrame[Any]:
+    """Left join that keeps the rows in their order on Polars (file order = the order in
+    which a client's values are added, on the batch and on the API path alike)."""
+    if rows.implementation is nw.Implementation.POLARS:
+        native: pl.LazyFrame = rows.to_native()
+        joined = native.join(child.to_native(), on=on, how="left", maintain_order="left")
+        return nw.from_native(joined)
+    return rows.join(child, on=on, how="left")
+
+
+def _subset_features(block: HistoryBlock) -> dict[str, list[FeatureDef]]:
+    by_subset: dict[str, list[FeatureDef]] = {}
+    for f in block.features:
+        by_subset.setdefault(str(f.subset), []).append(f)
+    return by_subset
+
+
+def _subset_condition(block: HistoryBlock, sub: Subset) -> nw.Expr:
+    """True for the subset's rows: its ``where``, or the ``last`` N rows per key by ``by``
+    (``rank(method="min", descending=True)``: ties are all kept, so the result does not depend
+    on row order)."""
+    if sub.where is not None:
+        return ex.to_narwhals(sub.where) == 1
+    rank = nw.col(str(sub.by)).rank(method="min", descending=True).over(block.key)
+    return rank <= sub.last
+
+
+def _aggregate_segments(block: HistoryBlock, rows: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """Polars: subset masks as boolean columns, then one numpy pass per block
+    (:mod:`scoring.features.segments`) instead of a ``group_by`` per subset."""
+    by_subset = _subset_features(block)
+    tasks: list[segments.SubsetTask] = []
+    masks: list[nw.Expr] = []
+    needed: dict[str, None] = {}
+    for sub in block.subsets:
+        feats = by_subset.get(sub.name)
+        if not feats:
+            continue
+        mask = None
+        if sub.name != ALL:
+            mask = _mask(sub.name)
+            masks.append(_subset_condition(block, sub).fill_null(value=False).alias(mask))
+        columns: dict[str, list[segments.Output]] = {}
+        for f in feats:
+            columns.setdefault(str(f.column), []).append(
+                segments.Output(f.name, str(f.agg), f.level)
+            )
+            needed[str(f.column)] = None
+        tasks.append(
+            segments.SubsetTask(
+                mask, tuple(segments.ColumnTask(c, tuple(o)) for c, o in columns.items())
+            )
+        )
+    aggregator = segments.SegmentAggregator(block.key, tasks, [f.name for f in block.features])
+    needed.pop(block.key, None)
+    selected = rows.select(nw.col(block.key), *(nw.col(c) for c in needed), *masks)
+    native: pl.LazyFrame = selected.to_native()
+    return nw.from_native(native.map_batches(aggregator, schema=aggregator.schema))
+
+
+def _aggregate_grouped(block: HistoryBlock, rows: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+    """Any other backend: filter per subset, ``group_by(key).agg(...)``, left-join the subsets
+    onto the block's keys — the form SQL engines run fastest."""
     shares = {(str(f.column), str(f.level)) for f in block.features if f.agg == "share"}
-    if shares:  # 1-byte indicators, aggregated by a plain mean (the fast group-by path)
+    if shares:  # 0/1 indicators, summed per group
         rows = rows.with_columns(
             (nw.col(col) == level)
             .fill_null(value=False)
@@ -132,9 +203,7 @@ def aggregate_block(
             .alias(_indicator(col, level))
             for col, level in sorted(shares)
         )
-    by_subset: dict[str, list[FeatureDef]] = {}
-    for f in block.features:
-        by_subset.setdefault(str(f.subset), []).append(f)
+    by_subset = _subset_features(block)
     key = block.key
     has_all = ALL in by_subset
     result = _group(rows, key, by_subset[ALL]) if has_all else rows.select(key).unique()
@@ -142,10 +211,10 @@ def aggregate_block(
         if sub.name == ALL or sub.name not in by_subset:
             continue
         if sub.where is not None:
-            part = rows.filter(ex.to_narwhals(sub.where) == 1)
+            part = rows.filter(_subset_condition(block, sub))
         else:
-            rank = nw.col(str(sub.by)).rank(method="min", descending=True).over(key)
-            part = rows.with_columns(rank.alias(_RANK)).filter(nw.col(_RANK) <= sub.last)
+            rank = _subset_condition(block, sub).alias(_RANK)
+            part = rows.with_columns(rank).filter(nw.col(_RANK))
         result = result.join(_group(part, key, by_subset[sub.name]), on=key, how="left")
     return result.select(
         nw.col(key),
@@ -190,25 +259,6 @@ def _prepare(block: HistoryBlock, source: nw.LazyFrame[Any]) -> nw.LazyFrame[Any
             col = nw.when(col != sentinels[name]).then(col)
         exprs.append(col.alias(name))
     return source.select(*exprs)
-
-
-def _sorted_for_grouping(rows: nw.LazyFrame[Any], block: HistoryBlock) -> nw.LazyFrame[Any]:
-    """Polars only: stable sort by key (then the table's unique keys) and flag it sorted.
-
-    Why: Polars' in-memory group-by then aggregates contiguous slices instead of gathering
-    rows by index (measured 5x less CPU on 13.7 M instalments), and every client's values are
-    added in one well-defined order — file order, or the table's unique key — which is also the
-    order of the records the API passes for one client, so batch and single-application sums
-    agree to the last bit. Other backends group as they see fit (SQL has no row order).
-    """
-    if rows.implementation is not nw.Implementation.POLARS:
-        return rows
-    # File order is kept by the stable sort; only after a join (whose output order is not
-    # guaranteed) is the table's unique key needed to fix the order within a client.
-    unique = [k for k in table_schema(block.table).keys if k != block.key] if block.joins else []
-    native: pl.LazyFrame = rows.to_native()
-    native = native.sort([block.key, *unique], maintain_order=True)
-    return nw.from_native(native.with_columns(pl.col(block.key).set_sorted()))
 
 
 def _with_derived(rows: nw.LazyFrame[Any], block: HistoryBlock) -> nw.LazyFrame[Any]:
@@ -265,6 +315,10 @@ def _agg(f: FeatureDef) -> nw.Expr:
 
 def _indicator(column: str, level: str) -> str:
     return f"__is__{column}__{level}"
+
+
+def _mask(subset: str) -> str:
+    return f"__in__{subset}"
 
 
 def collect_many(plans: list[nw.LazyFrame[Any]], *, streaming: bool = False) -> list[pl.DataFrame]:
