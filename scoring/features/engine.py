@@ -125,10 +125,13 @@ def aggregate_block(
         zero = [f.name for f in child.features if f.empty_value == 0.0]
         if zero:
             rows = rows.with_columns(*(nw.col(c).fill_null(0.0) for c in zero))
-    rows = _with_derived(rows, block)
-    if rows.implementation is nw.Implementation.POLARS:
-        return _aggregate_segments(block, rows)
-    return _aggregate_grouped(block, rows)
+    if rows.implementation is not nw.Implementation.POLARS:
+        return _aggregate_grouped(block, _with_derived(rows, block))
+    # Polars: each key's rows together (a stable sort keeps their file order), before the
+    # derived columns (less to move); the numpy step then reduces contiguous runs.
+    native: pl.LazyFrame = rows.to_native()
+    rows = nw.from_native(native.sort(block.key, maintain_order=True))
+    return _aggregate_segments(block, _with_derived(rows, block))
 
 
 def _left_join(rows: nw.LazyFrame[Any], child: nw.LazyFrame[Any], on: str) -> nw.LazyFrame[Any]:

@@ -4,9 +4,6 @@ fractional values for nunique, rows without a key, an empty frame."""
 
 from __future__ import annotations
 
-import functools
-import operator
-
 import numpy as np
 import polars as pl
 import pytest
@@ -77,18 +74,38 @@ def test_rows_without_key_are_dropped_and_empty_input_gives_no_rows() -> None:
     assert empty.height == 0 and empty.schema == pl.Schema(agg.schema)
 
 
-def test_sums_add_a_groups_values_in_row_order() -> None:
-    """The API path (one client's rows) and the batch (every client) add the same values in the
-    same order, so the sums are bit-identical — not merely close."""
+def test_a_groups_values_give_the_same_bits_alone_or_among_others() -> None:
+    """The API path (one client's rows) and the batch (every client, rows in any order) reduce
+    the same values in the same order, so sums, means and variances are bit-identical — not
+    merely close."""
     rng = np.random.default_rng(0)
     values = rng.normal(size=3000) * 10.0 ** rng.integers(-3, 6, size=3000)
     keys = rng.integers(0, 50, size=3000)
-    batch = SegmentAggregator(
-        "K", [SubsetTask(None, (ColumnTask("X", (Output("S", "sum"),)),))], ["S"]
+    outputs = tuple(Output(a, a) for a in ("sum", "mean", "var"))
+    agg = SegmentAggregator(
+        "K", [SubsetTask(None, (ColumnTask("X", outputs),))], ["sum", "mean", "var"]
     )
-    whole = batch(pl.DataFrame({"K": keys, "X": values}))
+    whole = agg(pl.DataFrame({"K": keys, "X": values}))  # unsorted: sorted stably inside
     for k in (0, 17, 49):
-        alone = batch(pl.DataFrame({"K": keys[keys == k], "X": values[keys == k]}))
-        assert alone.item(0, "S") == whole.filter(pl.col("K") == k).item(0, "S")
-        in_order = functools.reduce(operator.add, values[keys == k].tolist(), 0.0)
-        assert alone.item(0, "S") == in_order
+        alone = agg(pl.DataFrame({"K": keys[keys == k], "X": values[keys == k]}))
+        assert alone.row(0) == whole.filter(pl.col("K") == k).row(0)
+
+
+@pytest.mark.timeout(120)  # a deadlock between Polars' threads and the helpers would hang
+def test_helper_threads_give_the_serial_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Big frames aggregate columns in helper threads while Polars runs several blocks at once
+    (collect_all); the values are those of the serial path."""
+    from scoring.features import FeatureBuilder, segments
+    from scoring.features.sample import random_applications, random_history
+    from tests.unit.test_features_spec import DEFAULT
+
+    rng = np.random.default_rng(5)
+    ids = np.arange(600_001, 600_201)
+    apps = random_applications(ids, rng, train=True).drop(columns="TARGET")
+    tables = {t: pl.from_pandas(f) for t, f in random_history(ids, rng).items()}
+    builder = FeatureBuilder.from_spec(DEFAULT).fit(apps)
+    serial = builder.build(apps, tables)
+    monkeypatch.setattr(segments, "PARALLEL_ROWS", 0)
+    monkeypatch.setattr(segments, "THREADS", 3)
+    threaded = builder.build(apps, tables)
+    assert threaded.equals(serial)
