@@ -26,13 +26,14 @@ records alone (the API path) therefore give exactly the bits of the full table (
 
 from __future__ import annotations
 
+import ctypes
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -140,17 +141,39 @@ class SegmentAggregator:
                 if not parallel:
                     task()
                     continue
-                pending.append(pool.submit(task))
-                while len(pending) > THREADS:
+                while len(pending) >= THREADS:
                     pending.popleft().result()
+                pending.append(pool.submit(task))
             for done in pending:
                 done.result()
+        if parallel:
+            _release_freed_memory()
         return pl.DataFrame(
             [
                 pl.Series(self.key, unique_keys, dtype=pl.Int64),
                 *(pl.Series(n, out.pop(n), dtype=pl.Float64, nan_to_null=True) for n in self.names),
             ]
         )
+
+
+def _release_freed_memory() -> None:
+    """Give the memory numpy freed back to the OS (glibc only; elsewhere a no-op).
+
+    The helper threads' temporaries come from glibc's per-thread arenas, which keep freed
+    memory; Polars allocates with jemalloc and cannot reuse it, so without this the next block
+    stacks its working set on top (~0.4 GB more peak RSS at full scale).
+    """
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        try:
+            _MALLOC_TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+
+
+_MALLOC_TRIM: Any = None
 
 
 class _Segments:
@@ -267,10 +290,13 @@ def _numeric(
             value = (np.maximum if complete else np.fmax).reduceat(x, starts)
         elif o.agg == "var":  # two-pass: squared deviations from the group mean
             assert mean is not None
-            dev = zeroed - np.repeat(mean, seg.lengths)
+            dev = np.repeat(mean, seg.lengths)
+            np.subtract(zeroed, dev, out=dev)
             if not complete:
                 dev[~valid] = 0.0
-            value = np.add.reduceat(dev * dev, starts) / (count - 1)
+            np.multiply(dev, dev, out=dev)
+            value = np.add.reduceat(dev, starts) / (count - 1)
+            del dev
             value[count < 2] = np.nan
         else:  # pragma: no cover - the spec parser lets only known aggregations through
             raise ValueError(f"unknown aggregation {o.agg!r} on a number")
