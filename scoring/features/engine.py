@@ -172,8 +172,10 @@ def _subset_condition(block: HistoryBlock, sub: Subset) -> nw.Expr:
     on row order)."""
     if sub.where is not None:
         return ex.to_narwhals(sub.where) == 1
-    rank = nw.col(str(sub.by)).rank(method="min", descending=True).over(block.key)
-    return rank <= sub.last
+    by = nw.col(str(sub.by))
+    if sub.last == 1:  # the same rows, without ranking every group (Polars: 0.4 -> 0.03 s)
+        return by == by.max().over(block.key)
+    return by.rank(method="min", descending=True).over(block.key) <= sub.last
 
 
 def _aggregate_segments(block: HistoryBlock, rows: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
