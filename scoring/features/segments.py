@@ -133,7 +133,7 @@ class SegmentAggregator:
                     codes, n_levels, levels = _codes(series)
                     task = partial(_text_column, out, uses, subsets, takes, codes, n_levels, levels)
                 else:
-                    values = series.cast(pl.Float64).to_numpy()  # NaN for missing
+                    values = _floats(series)
                     for i, outputs in uses:  # distinct pairs: with Polars, so here
                         for o in outputs:
                             if o.agg == "nunique":
@@ -249,6 +249,15 @@ def _text_column(
     with np.errstate(invalid="ignore", divide="ignore"):
         for i, outputs in uses:
             _text(out, outputs, subsets[i], _take(codes, takes[i]), n_levels, levels)
+
+
+def _floats(series: pl.Series) -> np.ndarray:
+    """Float64 values, NaN for missing (filling first is 3-6x faster than letting
+    ``to_numpy`` convert the nulls)."""
+    series = series.cast(pl.Float64)
+    if series.null_count():
+        series = series.fill_null(np.nan)
+    return series.to_numpy()
 
 
 def _take(values: np.ndarray, take: np.ndarray | None) -> np.ndarray:
