@@ -17,12 +17,14 @@ Plan for one block (``HistoryBlock``):
    result does not depend on row order);
 5. aggregate per key:
 
-   - **Polars** (default): each subset becomes a boolean column, and one ``map_batches`` node
-     aggregates every subset and column of the block in numpy
-     (:mod:`scoring.features.segments`: ``bincount`` / ``ufunc.at`` per row instead of Polars'
-     per-group cost, which dominated with ~300 k clients × ~950 aggregates). Rows keep their
-     file order (joins ``maintain_order="left"``) and a client's values are added in that
-     order, so the API path (one client's records, same plan) gives the same bits as the batch.
+   - **Polars** (default): the rows are stably sorted by key (skipped when they already are)
+     before the derived columns, each subset becomes a boolean column, and one
+     ``map_batches`` node aggregates every subset and column of the block in numpy
+     (:mod:`scoring.features.segments`: ``ufunc.reduceat`` over each key's contiguous rows,
+     columns in helper threads — Polars' group-by pays ~100 ns per group per aggregation,
+     which dominated with ~300 k clients × ~950 aggregates). Joins keep the row order
+     (``maintain_order="left"``), so a client's rows are reduced in file order, the order in
+     which the API path gets them: one client's records (same plan) give the batch's bits.
    - **any other backend**: filter per subset, ``group_by(key).agg(...)`` with plain
      aggregations, left-join the subsets onto the block's keys — the form SQL engines run
      fastest. Both forms are tested to agree (and with the pandas reference).
@@ -344,9 +346,9 @@ def _mask(subset: str) -> str:
 def collect_many(plans: list[nw.LazyFrame[Any]], *, streaming: bool = False) -> list[pl.DataFrame]:
     """Run several plans; on Polars in one ``collect_all`` so that they share the cores.
 
-    A single block leaves one of two cores idle much of the time (per-group aggregation is
-    partly sequential); running two or three blocks together cut the wall time of the three
-    smaller blocks from 33 s to 25 s at the same CPU time (docs/features.md).
+    With the numpy aggregation step a single block already keeps two cores busy, and the
+    builder runs one block at a time (memory); ``collect_all`` stays for callers with more
+    cores or smaller blocks.
     """
     if plans and all(p.implementation is nw.Implementation.POLARS for p in plans):
         natives: list[pl.LazyFrame] = [p.to_native() for p in plans]
