@@ -188,7 +188,7 @@ class ScoringService:
     def contributions(self, X: np.ndarray, method: Attribution) -> np.ndarray:
         """Log-odds contributions (last column = bias) with the chosen method."""
         if method == "path" and self.path is not None:
-            leaves = self.bundle.booster.predict(X, pred_leaf=True, **self.bundle.predict_params)
+            leaves = self.bundle.booster_predict(X, "leaf")
             return self.path.from_leaves(leaves)
         return self.bundle.contributions(X)
 
