@@ -228,9 +228,10 @@ def make_engine(url: str) -> sa.Engine:
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
-            # Before WAL, and only effective on a new database file: an event is ~7 KB (the
-            # model's features), which spills over two or three overflow pages at the default
-            # 4 KB page size; 32 KB pages made an insert ~3× cheaper (measured, docs/monitoring.md).
+            # Before WAL, and only effective on a new database file: an event is ~10 KB (the
+            # model's features), which spills over overflow pages at the default 4 KB page size;
+            # 32 KB pages made the flusher's inserts 1.4-1.7x cheaper for 10-33 KB events
+            # (benchmarks/events_page_size.py, figures in docs/monitoring.md).
             cur.execute("PRAGMA page_size=32768")
             if not in_memory:
                 cur.execute("PRAGMA journal_mode=WAL")
