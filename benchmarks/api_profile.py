@@ -8,11 +8,13 @@ and refused applications (benchmarks/api_bench.py picks them):
 
 - ``decode``: strict msgspec decoding of the raw body into the generated request struct;
 - ``features``: :meth:`scoring.features.FeatureBuilder.for_application` (no history);
-- ``encode``: :meth:`Bundle.encode_record` (feature dict → model row);
-- ``predict``: :meth:`Bundle.predict_proba` (booster + calibration);
+- ``encode``: the API's feature dict → model row (``FeatureComputer.encode``: a precomputed
+  no-history row with the application's own positions overwritten);
+- ``predict``: :meth:`Bundle.predict_proba` (booster through LightGBM's single-row fast path
+  + calibration);
 - ``path`` / ``treeshap``: reason-code contributions of the refused row;
-- ``event``: building and JSON-encoding the prediction event (what ``EventStore.record``
-  writes);
+- ``event``: picking the recorded features, building and JSON-encoding the prediction event
+  (what ``EventStore.record`` writes);
 - ``handler (ASGI)``: the whole app — middleware, routing, decoding, scoring, response — called
   directly as an ASGI app (events disabled, access log off), i.e. everything but uvicorn's HTTP
   parsing and the socket.
@@ -131,11 +133,11 @@ def main(argv: list[str] | None = None) -> int:
         req = decoder.decode(body)
         application = msgspec.structs.asdict(cast(Any, req).application)
         feats = svc.features.compute(application, None)
-        x = b.encode_record(feats)
+        x = svc.features.encode(feats, with_history=False)
         rows = {
             "decode": cpu_us(lambda: decoder.decode(body), n),  # noqa: B023
             "features": cpu_us(lambda: svc.features.compute(application, None), n),  # noqa: B023
-            "encode": cpu_us(lambda: b.encode_record(feats), n),  # noqa: B023
+            "encode": cpu_us(lambda: svc.features.encode(feats, with_history=False), n),  # noqa: B023
             "predict": cpu_us(lambda: b.predict_proba(x), n),  # noqa: B023
         }
         if mode == "reasons":
@@ -145,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             lambda: _ENCODER.encode(
                 PredictionEvent(
                     request_id="r", model_version="v", endpoint="/v1/score",
-                    features=feats, probability=0.1, decision="approved",  # noqa: B023
+                    features=svc._logged(feats), probability=0.1, decision="approved",  # noqa: B023
                     threshold=0.1, latency_ms=1.0,
                 )
             ),

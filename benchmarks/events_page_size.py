@@ -3,12 +3,13 @@
     .venv/bin/python benchmarks/events_page_size.py            # 305 features, 10 x 500 events
     .venv/bin/python benchmarks/events_page_size.py --features 952 --batches 20
 
-An event stores the model's features as one JSON text (~10 KB for the 305 features the API records for the pipeline model). At SQLite's
-default 4 KB page that text spills over several overflow pages; :func:`scoring.events.make_engine`
-therefore creates new database files with 32 KB pages. This script measures the flusher's work,
-``insert_events`` of batches of 500 events in one transaction each (as ``EventStore.flush``),
-into a fresh WAL database per page size, in one run, and prints µs per event and the ratio to
-the 4 KB default. Features are encoded once, as the journal does (``msgspec.Raw``).
+An event stores the model's features as one JSON text (~10 KB for the 305 features the API
+records with the pipeline's model). At SQLite's default 4 KB page that text spills over overflow
+pages; :func:`scoring.events.make_engine` therefore creates new database files with 32 KB pages.
+This script measures the flusher's work, ``insert_events`` of batches of 500 events in one
+transaction each (as ``EventStore.flush``), into a fresh WAL database per page size, in one
+run, and prints µs per event and the ratio to the 4 KB default. Features are encoded once, as
+the journal does (``msgspec.Raw``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sqlite3
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import msgspec
 import numpy as np
@@ -40,7 +42,7 @@ def _events(n: int, n_features: int, rng: np.random.Generator) -> list[Predictio
                 request_id=f"bench-{i}",
                 model_version="bench",
                 endpoint="/v1/score",
-                features=msgspec.Raw(enc.encode(feats)),
+                features=cast(Any, msgspec.Raw(enc.encode(feats))),  # as record_many stores it
                 probability=0.1,
                 decision="approved",
                 threshold=0.3,
@@ -75,7 +77,9 @@ def measure(page_size: int, batches: list[list[PredictionEvent]], workdir: Path)
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--features", type=int, default=305, help="features per event (the API records 305 for the pipeline model)")
+    ap.add_argument(
+        "--features", type=int, default=305, help="features per event (the API records 305)"
+    )
     ap.add_argument("--batch", type=int, default=500, help="events per transaction")
     ap.add_argument("--batches", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=3, help="best of N per page size")
