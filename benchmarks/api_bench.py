@@ -87,12 +87,20 @@ class Run:
 # Bundle and payloads
 # --------------------------------------------------------------------------------------------
 def resolve_bundle(arg: str | None) -> Path:
-    """``--bundle``, else ``$BUNDLE_DIR``, else models/bundle, else the benchmark bundle."""
-    for candidate in (arg, os.environ.get("BUNDLE_DIR"), str(ROOT / "models" / "bundle")):
-        if candidate and (Path(candidate) / "bundle.json").is_file():
-            return Path(candidate)
+    """``--bundle``, else ``$BUNDLE_DIR``, else models/bundle, else the benchmark bundle.
+
+    ``--bundle benchmarks/out/bench-bundle`` builds the large benchmark bundle if it is missing;
+    any other missing ``--bundle`` is an error (never silently another model).
+    """
     if arg:
-        raise SystemExit(f"error: no bundle at {arg}")
+        if (Path(arg) / "bundle.json").is_file():
+            return Path(arg)
+        if Path(arg).resolve() != BENCH_BUNDLE.resolve():
+            raise SystemExit(f"error: no bundle at {arg}")
+    else:
+        for candidate in (os.environ.get("BUNDLE_DIR"), str(ROOT / "models" / "bundle")):
+            if candidate and (Path(candidate) / "bundle.json").is_file():
+                return Path(candidate)
     if not (BENCH_BUNDLE / "bundle.json").is_file():
         from tests.support.bundle_factory import build_test_bundle, real_data_available
 
