@@ -52,7 +52,7 @@ from api.schemas import (
 )
 from api.settings import Settings
 from api.store import ClientStore, FeatureStats, GroupKey
-from scoring.bundle import Bundle
+from scoring.bundle import Bundle, Decision
 from scoring.events import PredictionEvent
 from scoring.schema import APPLICATION_TEST, DAYS_SENTINEL, HISTORY_TABLES, table_schema
 
@@ -208,6 +208,30 @@ class ScoringService:
         get = feats.get
         return {name: get(name) for name in self.event_features}
 
+    def _scored_event(
+        self,
+        endpoint: str,
+        request_id: str,
+        features: dict[str, Any],
+        p: float,
+        decision: Decision,
+        latency_ms: float,
+        sk_id_curr: int | None,
+    ) -> PredictionEvent:
+        """The event of one answered score; counts the decision in the metrics."""
+        self.metrics.observe_decision(endpoint, decision, p)
+        return PredictionEvent(
+            request_id=request_id,
+            model_version=self.bundle.model_version,
+            endpoint=endpoint,
+            features=features,
+            probability=p,
+            decision=decision,
+            threshold=self.bundle.threshold,
+            latency_ms=latency_ms,
+            sk_id_curr=sk_id_curr,
+        )
+
     def _wants_reasons(self, mode: ReasonsMode, refused: bool) -> bool:
         return mode == "always" or (mode == "auto" and refused)
 
@@ -304,20 +328,12 @@ class ScoringService:
             codes = self._reasons(x[0], self.contributions(x, method)[0])
         self._record(
             [
-                PredictionEvent(
-                    request_id=request_id,
-                    model_version=b.model_version,
-                    endpoint=SCORE_ROUTE,
-                    features=self._logged(feats),
-                    probability=p,
-                    decision=decision,
-                    threshold=b.threshold,
-                    latency_ms=(time.perf_counter() - t0) * 1e3,
-                    sk_id_curr=sk_id,
+                self._scored_event(
+                    SCORE_ROUTE, request_id, self._logged(feats), p, decision,
+                    (time.perf_counter() - t0) * 1e3, sk_id,
                 )
             ]
-        )
-        self.metrics.observe_decision(SCORE_ROUTE, decision, p)
+        )  # fmt: skip
         return ScoreResponse(
             request_id=request_id,
             sk_id_curr=sk_id,
@@ -371,19 +387,10 @@ class ScoringService:
                 )
             )
             events.append(
-                PredictionEvent(
-                    request_id=request_id,
-                    model_version=b.model_version,
-                    endpoint=BATCH_ROUTE,
-                    features=self._logged(f),
-                    probability=p,
-                    decision=decision,
-                    threshold=b.threshold,
-                    latency_ms=latency,
-                    sk_id_curr=ids[i],
+                self._scored_event(
+                    BATCH_ROUTE, request_id, self._logged(f), p, decision, latency, ids[i]
                 )
             )
-            self.metrics.observe_decision(BATCH_ROUTE, decision, p)
         self._record(events)
         return BatchScoreResponse(
             request_id=request_id,
@@ -480,20 +487,12 @@ class ScoringService:
             )
         self._record(
             [
-                PredictionEvent(
-                    request_id=request_id,
-                    model_version=b.model_version,
-                    endpoint=CLIENT_ROUTE,
-                    features=s.feature_record(pos, self.event_features),
-                    probability=p,
-                    decision=decision,
-                    threshold=b.threshold,
-                    latency_ms=(time.perf_counter() - t0) * 1e3,
-                    sk_id_curr=sk_id_curr,
+                self._scored_event(
+                    CLIENT_ROUTE, request_id, s.feature_record(pos, self.event_features), p,
+                    decision, (time.perf_counter() - t0) * 1e3, sk_id_curr,
                 )
             ]
-        )
-        self.metrics.observe_decision(CLIENT_ROUTE, decision, p)
+        )  # fmt: skip
         return ClientResponse(
             request_id=request_id,
             sk_id_curr=sk_id_curr,
