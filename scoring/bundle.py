@@ -280,7 +280,8 @@ class Bundle:
                 fast = self._single_row[kind] = SingleRowPredictor(
                     self.booster, kind, self.predict_params
                 )
-            return fast.predict_row(X).reshape(1, -1) if kind != "raw" else fast.predict_row(X)
+            out = fast.predict_row(X)
+            return out if kind == "raw" else out.reshape(1, -1)
         flag = {"raw": "raw_score", "leaf": "pred_leaf", "contrib": "pred_contrib"}[kind]
         return np.asarray(
             self.booster.predict(X, **{flag: True}, **self.predict_params), dtype=np.float64

@@ -82,18 +82,20 @@ class SingleRowPredictor:
         # Booster.predict's default iteration range: the best iteration when one was recorded
         best = int(getattr(booster, "best_iteration", -1) or -1)
         num_iteration = best if best > 0 else -1
-        if kind == "raw":
-            width = booster.num_model_per_iteration()
-        elif kind == "leaf":
-            width = (
-                booster.num_trees()
-                if num_iteration <= 0
-                else (num_iteration * booster.num_model_per_iteration())
+        # the output size from LightGBM itself (the C call writes that many doubles)
+        width = ctypes.c_int64(0)
+        self._check(
+            lib.LGBM_BoosterCalcNumPredict(
+                booster._handle,
+                ctypes.c_int(1),
+                ctypes.c_int(_PREDICT_TYPE[kind]),
+                ctypes.c_int(0),
+                ctypes.c_int(num_iteration),
+                ctypes.byref(width),
             )
-        else:
-            width = (self.ncol + 1) * booster.num_model_per_iteration()
+        )
         self._in = np.zeros(self.ncol, dtype=np.float64)
-        self._out = np.zeros(int(width), dtype=np.float64)
+        self._out = np.zeros(width.value, dtype=np.float64)
         self._len = ctypes.c_int64(0)
         self._in_ptr = self._in.ctypes.data
         self._out_ptr = self._out.ctypes.data

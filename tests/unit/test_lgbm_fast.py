@@ -50,6 +50,27 @@ def test_each_row_equals_booster_predict_bit_for_bit(data, kind, flag, params) -
         np.testing.assert_array_equal(got, np.atleast_1d(expected[i]))
 
 
+@pytest.mark.parametrize(("kind", "flag"), [("raw", "raw_score"), ("leaf", "pred_leaf")])
+def test_a_booster_with_a_best_iteration_predicts_with_that_many_trees(data, kind, flag) -> None:
+    """Early stopping records a best iteration; Booster.predict uses it, so must the fast path."""
+    _, Xt = data
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(500, N_FEATURES))
+    y = (X[:, 0] + X[:, 2] + rng.normal(size=500) > 0).astype(int)
+    early = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_leaves": 7, "min_data_in_leaf": 5, "seed": 1},
+        lgb.Dataset(X, y),
+        num_boost_round=40,
+    )
+    early.best_iteration = 3  # what early stopping records (the booster keeps all 40 trees)
+    expected = np.asarray(early.predict(Xt, **{flag: True}), dtype=np.float64)
+    every_tree = np.asarray(early.predict(Xt, **{flag: True}, num_iteration=40))
+    assert expected.shape != every_tree.shape or not np.array_equal(expected, every_tree)
+    fast = SingleRowPredictor(early, kind, {})
+    for i in range(len(Xt)):
+        np.testing.assert_array_equal(fast.predict_row(Xt[i]), np.atleast_1d(expected[i]))
+
+
 def test_a_row_of_the_wrong_width_is_refused(data) -> None:
     booster, Xt = data
     fast = SingleRowPredictor(booster, "raw", {})
