@@ -129,26 +129,7 @@ def aggregate_block(
             rows = rows.with_columns(*(nw.col(c).fill_null(0.0) for c in zero))
     if rows.implementation is not nw.Implementation.POLARS:
         return _aggregate_grouped(block, _with_derived(rows, block))
-    # Polars: each key's rows together (a stable sort keeps their file order), before the
-    # derived columns (less to move); the numpy step then reduces contiguous runs.
-    native: pl.LazyFrame = rows.to_native()
-    rows = nw.from_native(native.map_batches(_KeySorter(block.key)))
     return _aggregate_segments(block, _with_derived(rows, block))
-
-
-class _KeySorter:
-    """Plan node: stable sort by key, skipped when the rows already are (bureau_balance is
-    written in SK_ID_BUREAU order: 27 M rows not moved, ~0.7 s). Polars' ``sort`` cannot know
-    that — a parquet scan carries no sorted flag — so the check runs on the data."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-    def __call__(self, frame: pl.DataFrame) -> pl.DataFrame:
-        keys = frame.get_column(self.key)
-        if keys.null_count() == 0 and keys.is_sorted():
-            return frame.with_columns(keys.set_sorted())
-        return frame.sort(self.key, maintain_order=True)
 
 
 def _left_join(rows: nw.LazyFrame[Any], child: nw.LazyFrame[Any], on: str) -> nw.LazyFrame[Any]:

@@ -27,12 +27,11 @@ records alone (the API path) therefore give exactly the bits of the full table (
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
-from collections import deque
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, cast
 
 import numpy as np
@@ -42,6 +41,9 @@ import polars as pl
 #: (the API path's few records run in the calling thread).
 THREADS = min(4, os.cpu_count() or 1)
 PARALLEL_ROWS = 200_000
+#: Rows per chunk: a chunk's columns and temporaries stay in the cores' caches (and in malloc's
+#: reused memory instead of fresh pages from the kernel).
+CHUNK_ROWS = 1 << 17
 #: Aggregations whose value over no rows is 0 (the others are missing).
 ZERO_WHEN_EMPTY = frozenset({"sum", "count", "nunique"})
 
@@ -103,58 +105,156 @@ class SegmentAggregator:
         if frame.height == 0:
             return pl.DataFrame(schema=self.schema)
         k = keys.cast(pl.Int64).to_numpy()
-        if np.any(k[1:] < k[:-1]):  # the engine sorts; anyone else gets it done here
-            frame = frame.sort(self.key, maintain_order=True)
-            k = frame.get_column(self.key).cast(pl.Int64).to_numpy()
-        new = np.empty(len(k), dtype=bool)
+        # Each key's rows in file order: a stable sort of the keys only; the rows themselves are
+        # gathered chunk by chunk below (no sorted copy of the whole table).
+        order = _stable_order(k)
+        ks = k if order is None else k[order]
+        new = np.empty(len(ks), dtype=bool)
         new[0] = True
-        np.not_equal(k[1:], k[:-1], out=new[1:])
-        number = np.cumsum(new)  # group of every row, 0..G-1
-        number -= 1
-        unique_keys = k[new]
-        size = len(unique_keys)
-        takes = [
-            None if m is None else np.flatnonzero(frame.get_column(m).to_numpy())
-            for m in self.masks
-        ]
-        subsets = [_Segments(number if t is None else number[t], size) for t in takes]
-        out: dict[str, np.ndarray] = {}
+        np.not_equal(ks[1:], ks[:-1], out=new[1:])
+        starts = np.flatnonzero(new)  # first row of each group, in sorted order
+        unique_keys = ks[starts]
+        del ks
+        plan = _Plan(frame, self, order, new, starts)
+        chunks = plan.chunks(CHUNK_ROWS)
+        parallel = frame.height >= PARALLEL_ROWS and THREADS > 1 and len(chunks) > 1
         # Polars hands each column to numpy here, in the thread Polars runs this node in; the
-        # numpy work goes to helper threads (its reductions release the GIL), at most
-        # THREADS columns ahead (memory). Helpers call no Polars function: Polars' own
-        # threads may all be busy in such nodes, waiting.
-        parallel = frame.height >= PARALLEL_ROWS and THREADS > 1
-        pending: deque[Future[None]] = deque()
-        with ThreadPoolExecutor(THREADS if parallel else 1) as pool:
-            for column, uses in self.columns:
-                series = frame.get_column(column)
-                task: Callable[[], None]
-                if isinstance(series.dtype, pl.Enum | pl.Categorical | pl.String):
-                    codes, n_levels, levels = _codes(series)
-                    task = partial(_text_column, out, uses, subsets, takes, codes, n_levels, levels)
-                else:
-                    values = _floats(series)
-                    for i, outputs in uses:  # distinct pairs: with Polars, so here
-                        for o in outputs:
-                            if o.agg == "nunique":
-                                out[o.name] = _distinct(subsets[i], _take(values, takes[i]))
-                    task = partial(_numeric_column, out, uses, subsets, takes, values)
-                if not parallel:
-                    task()
-                    continue
-                while len(pending) >= THREADS:
-                    pending.popleft().result()
-                pending.append(pool.submit(task))
-            for done in pending:
-                done.result()
+        # chunks go to helper threads (numpy releases the GIL in its loops). Helpers call no
+        # Polars function: Polars' own threads may all be busy in such nodes, waiting.
         if parallel:
+            with ThreadPoolExecutor(THREADS) as pool:
+                for _ in pool.map(plan.run, chunks):
+                    pass
             _release_freed_memory()
+        else:
+            for chunk in chunks:
+                plan.run(chunk)
+        plan.distinct_counts()  # nunique of numbers: over all rows at once, with Polars
         return pl.DataFrame(
             [
                 pl.Series(self.key, unique_keys, dtype=pl.Int64),
-                *(pl.Series(n, out.pop(n), dtype=pl.Float64, nan_to_null=True) for n in self.names),
+                *(
+                    pl.Series(n, plan.out.pop(n), dtype=pl.Float64, nan_to_null=True)
+                    for n in self.names
+                ),
             ]
         )
+
+
+#: (subset index, its outputs) for each subset that aggregates a column.
+_Uses = tuple[tuple[int, tuple[Output, ...]], ...]
+
+
+class _Plan:
+    """One call's columns as numpy arrays (rows in input order), the group layout in key order,
+    and the output arrays that the chunks fill (each chunk owns a range of groups)."""
+
+    def __init__(
+        self,
+        frame: pl.DataFrame,
+        agg: SegmentAggregator,
+        order: np.ndarray | None,
+        new: np.ndarray,
+        starts: np.ndarray,
+    ) -> None:
+        self.order = order  # input row of each sorted row (None: the input is sorted)
+        self.new = new  # sorted row starts a group
+        self.starts = starts
+        self.rows = frame.height
+        self.size = len(starts)
+        self.masks = [
+            None if m is None else frame.get_column(m).fill_null(value=False).to_numpy()
+            for m in agg.masks
+        ]
+        self.numbers: list[tuple[np.ndarray, tuple[tuple[int, tuple[Output, ...]], ...]]] = []
+        self.texts: list[
+            tuple[
+                np.ndarray, int, tuple[str, ...] | None, tuple[tuple[int, tuple[Output, ...]], ...]
+            ]
+        ] = []
+        self.distinct: list[tuple[np.ndarray, int, str]] = []
+        self.pairs: list[tuple[np.ndarray, int, str, tuple[float, int]]] = []
+        for column, uses in agg.columns:
+            series = frame.get_column(column)
+            if isinstance(series.dtype, pl.Enum | pl.Categorical | pl.String):
+                codes, n_levels, levels = _codes(series)
+                self.texts.append((codes, n_levels, levels, uses))
+                continue
+            values = _floats(series)
+            plain = []
+            for i, outputs in uses:
+                for o in outputs:
+                    if o.agg == "nunique":
+                        self._add_distinct(values, i, o.name)
+                wanted = tuple(o for o in outputs if o.agg != "nunique")
+                if wanted:
+                    plain.append((i, wanted))
+            if plain:
+                self.numbers.append((values, tuple(plain)))
+        self.out: dict[str, np.ndarray] = {n: np.empty(self.size) for n in agg.names}
+
+    def _add_distinct(self, values: np.ndarray, subset: int, name: str) -> None:
+        """nunique: whole numbers in a modest range (ids, versions, day counts) are counted per
+        chunk as (group, value) pairs; anything else over all rows at once."""
+        valid = values[~np.isnan(values)]
+        if len(valid):
+            low, high = float(valid.min()), float(valid.max())
+            width = int(high - low + 1)
+            small = width * min(self.size, CHUNK_ROWS) < 2**62  # a chunk's pairs fit an int64
+            if small and np.array_equal(valid, np.floor(valid)):
+                self.pairs.append((values, subset, name, (low, width)))
+                return
+        self.distinct.append((values, subset, name))
+
+    def chunks(self, rows: int) -> list[tuple[int, int]]:
+        """Ranges of whole groups of about ``rows`` rows each (a bigger group stays whole)."""
+        firsts = np.searchsorted(self.starts, np.arange(0, self.rows, rows), side="left")
+        edges = np.unique(np.append(firsts, self.size))
+        return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
+
+    def run(self, chunk: tuple[int, int]) -> None:
+        """Aggregate every column and subset over one range of groups."""
+        g0, g1 = chunk
+        lo = int(self.starts[g0])
+        hi = int(self.starts[g1]) if g1 < self.size else self.rows
+        rows: slice | np.ndarray = slice(lo, hi) if self.order is None else self.order[lo:hi]
+        size = g1 - g0
+        number = np.cumsum(self.new[lo:hi], dtype=np.int64)
+        number -= 1
+        takes = [None if m is None else np.flatnonzero(m[rows]) for m in self.masks]
+        subsets = [_Segments(number if t is None else number[t], size) for t in takes]
+        out: dict[str, np.ndarray] = {}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for values, uses in self.numbers:
+                x = values[rows]
+                for i, outputs in uses:
+                    _numeric(out, outputs, subsets[i], _take(x, takes[i]))
+            for codes, n_levels, levels, uses in self.texts:
+                c = codes[rows]
+                for i, outputs in uses:
+                    _text(out, outputs, subsets[i], _take(c, takes[i]), n_levels, levels)
+            for values, i, name, (low, width) in self.pairs:
+                out[name] = _distinct_pairs(subsets[i], _take(values[rows], takes[i]), low, width)
+        for name, value in out.items():
+            self.out[name][g0:g1] = value
+
+    def distinct_counts(self) -> None:
+        """nunique of numeric columns: distinct (group, value) pairs over all rows at once (a
+        hash of ~10^7 pairs in Polars beats a sort per chunk)."""
+        if not self.distinct:
+            return
+        number = np.cumsum(self.new, dtype=np.int64)
+        number -= 1
+        if self.order is not None:  # the group of every input row
+            by_row = np.empty_like(number)
+            by_row[self.order] = number
+            number = by_row
+        for values, i, name in self.distinct:
+            mask = self.masks[i]
+            if mask is None:
+                self.out[name] = _distinct(number, values, self.size)
+            else:
+                self.out[name] = _distinct(number[mask], values[mask], self.size)
 
 
 def _release_freed_memory() -> None:
@@ -223,34 +323,6 @@ def _codes(series: pl.Series) -> tuple[np.ndarray, int, tuple[str, ...] | None]:
     return codes.to_numpy(), n_levels, levels
 
 
-def _numeric_column(
-    out: dict[str, np.ndarray],
-    uses: Sequence[tuple[int, tuple[Output, ...]]],
-    subsets: Sequence[_Segments],
-    takes: Sequence[np.ndarray | None],
-    values: np.ndarray,
-) -> None:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for i, outputs in uses:
-            wanted = [o for o in outputs if o.agg != "nunique"]
-            if wanted:
-                _numeric(out, wanted, subsets[i], _take(values, takes[i]))
-
-
-def _text_column(
-    out: dict[str, np.ndarray],
-    uses: Sequence[tuple[int, tuple[Output, ...]]],
-    subsets: Sequence[_Segments],
-    takes: Sequence[np.ndarray | None],
-    codes: np.ndarray,
-    n_levels: int,
-    levels: tuple[str, ...] | None,
-) -> None:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for i, outputs in uses:
-            _text(out, outputs, subsets[i], _take(codes, takes[i]), n_levels, levels)
-
-
 def _floats(series: pl.Series) -> np.ndarray:
     """Float64 values, NaN for missing (filling first is 3-6x faster than letting
     ``to_numpy`` convert the nulls)."""
@@ -316,20 +388,60 @@ def _numeric(
         out[o.name] = seg.spread(value, 0.0 if o.agg in ZERO_WHEN_EMPTY else np.nan)
 
 
-def _distinct(seg: _Segments, x: np.ndarray) -> np.ndarray:
-    """Distinct non-missing values per group. Whole numbers in a modest range (ids, versions,
-    day counts) become one int64 per (group, value) pair; anything else pairs up in a frame."""
+def _distinct_pairs(seg: _Segments, x: np.ndarray, low: float, width: int) -> np.ndarray:
+    """Distinct non-missing whole numbers per group of one chunk: sorted (group, value) pairs."""
     valid = ~np.isnan(x)
-    number, x = seg.number[valid], x[valid]
+    pairs = seg.number[valid] * width
+    pairs += (x[valid] - low).astype(np.int64)
+    pairs.sort()
+    first = np.empty(len(pairs), dtype=bool)
+    first[:1] = True
+    np.not_equal(pairs[1:], pairs[:-1], out=first[1:])
+    return np.bincount(pairs[first] // width, minlength=seg.size).astype(np.float64)
+
+
+def _stable_order(keys: np.ndarray) -> np.ndarray | None:
+    """The rows in key order, each key's rows in input order (None: already so).
+
+    History tables come in runs — a loan's monthly rows or instalments one after another, all
+    of one client — so the runs are sorted (stably) rather than the rows: ~0.05 instead of
+    0.6 s for 13 M instalments in 0.5 M runs. Without runs it is a plain stable argsort.
+    """
+    n = len(keys)
+    change = np.empty(n, dtype=bool)
+    change[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=change[1:])
+    run_starts = np.flatnonzero(change)
+    del change
+    run_keys = keys[run_starts]
+    if bool(np.all(run_keys[1:] >= run_keys[:-1])):
+        return None
+    if len(run_starts) > n // 4:
+        return np.argsort(keys, kind="stable")
+    perm = np.argsort(run_keys, kind="stable")
+    lengths = np.diff(np.append(run_starts, n))[perm]
+    shift = run_starts[perm]
+    shift -= np.cumsum(lengths) - lengths  # input row - output row, for every row of a run
+    order = np.repeat(shift, lengths)
+    order += np.arange(n, dtype=order.dtype)
+    return order
+
+
+def _distinct(number: np.ndarray, x: np.ndarray, size: int) -> np.ndarray:
+    """Distinct non-missing values per group (``number``: the group of each value, any order).
+    Whole numbers in a modest range (ids, versions, day counts) become one int64 per (group,
+    value) pair; anything else pairs up in a frame."""
+    valid = ~np.isnan(x)
+    number, x = number[valid], x[valid]
     if len(x):
         low, high = float(x.min()), float(x.max())
         width = high - low + 1
-        if width * seg.size < 2**62 and np.array_equal(x, np.floor(x)):
+        if width * size < 2**62 and np.array_equal(x, np.floor(x)):
             pairs = number * int(width) + (x - low).astype(np.int64)
             unique = pl.Series(pairs).unique().to_numpy()
-            return np.bincount(unique // int(width), minlength=seg.size).astype(np.float64)
+            return np.bincount(unique // int(width), minlength=size).astype(np.float64)
     frame = pl.DataFrame({"g": number, "x": x}).unique()
-    return np.bincount(frame.get_column("g").to_numpy(), minlength=seg.size).astype(np.float64)
+    return np.bincount(frame.get_column("g").to_numpy(), minlength=size).astype(np.float64)
 
 
 def _text(

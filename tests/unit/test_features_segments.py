@@ -107,5 +107,66 @@ def test_helper_threads_give_the_serial_values(monkeypatch: pytest.MonkeyPatch) 
     serial = builder.build(apps, tables)
     monkeypatch.setattr(segments, "PARALLEL_ROWS", 0)
     monkeypatch.setattr(segments, "THREADS", 3)
+    monkeypatch.setattr(segments, "CHUNK_ROWS", 64)  # many chunks of a few clients each
     threaded = builder.build(apps, tables)
     assert threaded.equals(serial)
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 7, 100, 1 << 17])
+def test_chunk_size_does_not_change_any_bit(
+    monkeypatch: pytest.MonkeyPatch, chunk_rows: int
+) -> None:
+    """Chunks are whole groups, so where the chunk edges fall cannot change a value — including
+    distinct counts and masked subsets."""
+    from scoring.features import segments
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    keys = np.repeat(rng.integers(0, 300, size=n // 10), 10)  # runs of 10, keys out of order
+    values = rng.normal(size=n) * 1e3
+    values[rng.random(n) < 0.1] = np.nan
+    ids = rng.integers(0, 40, size=n).astype(np.float64)
+    data = pl.DataFrame(
+        {"K": keys, "X": values, "I": ids, "M": values > 0},
+        schema_overrides={"K": pl.Int64},
+    )
+    stats = tuple(Output(f"X_{a}", a) for a in ("min", "max", "mean", "sum", "var", "count"))
+    distinct = (Output("I_NUNIQUE", "nunique"),)
+    masked = (Output("P_X_SUM", "sum"), Output("P_X_VAR", "var"))
+    agg = SegmentAggregator(
+        "K",
+        [
+            SubsetTask(None, (ColumnTask("X", stats), ColumnTask("I", distinct))),
+            SubsetTask("M", (ColumnTask("X", masked),)),
+        ],
+        [o.name for o in (*stats, *distinct, *masked)],
+    )
+    whole = agg(data)
+    monkeypatch.setattr(segments, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(segments, "PARALLEL_ROWS", 0)
+    assert agg(data).equals(whole)
+    expected = data.group_by("K").agg(pl.col("I").n_unique()).sort("K")
+    assert (
+        whole.get_column("I_NUNIQUE").to_list()
+        == expected.get_column("I").cast(pl.Float64).to_list()
+    )
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        [1, 1, 1, 2, 2, 3],  # sorted
+        [5] * 4 + [2] * 3 + [5] * 5 + [1] * 2 + [2] * 6,  # runs out of order
+        [3, 1, 2, 1, 3, 2, 1, 3],  # no runs: a plain stable argsort
+        [7],
+    ],
+    ids=["sorted", "runs", "no runs", "one row"],
+)
+def test_stable_order_is_a_stable_argsort(keys: list[int]) -> None:
+    from scoring.features.segments import _stable_order
+
+    k = np.array(keys, dtype=np.int64)
+    order = _stable_order(k)
+    expected = np.argsort(k, kind="stable")
+    got = np.arange(len(k)) if order is None else order
+    assert got.tolist() == expected.tolist()
