@@ -29,9 +29,11 @@ from __future__ import annotations
 import ctypes
 import itertools
 import os
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 import numpy as np
@@ -106,30 +108,54 @@ class SegmentAggregator:
             return pl.DataFrame(schema=self.schema)
         k = keys.cast(pl.Int64).to_numpy()
         # Each key's rows in file order: a stable sort of the keys only; the rows themselves are
-        # gathered chunk by chunk below (no sorted copy of the whole table).
+        # gathered chunk by chunk (no sorted copy of the whole table).
         order = _stable_order(k)
         ks = k if order is None else k[order]
         new = np.empty(len(ks), dtype=bool)
         new[0] = True
         np.not_equal(ks[1:], ks[:-1], out=new[1:])
-        starts = np.flatnonzero(new)  # first row of each group, in sorted order
+        starts = np.flatnonzero(new)  # first row of each group, in key order
         unique_keys = ks[starts]
-        del ks
-        plan = _Plan(frame, self, order, new, starts)
-        chunks = plan.chunks(CHUNK_ROWS)
-        parallel = frame.height >= PARALLEL_ROWS and THREADS > 1 and len(chunks) > 1
+        del ks, k
+        masks = [
+            None if m is None else frame.get_column(m).fill_null(value=False).to_numpy()
+            for m in self.masks
+        ]
+        plan = _Plan(order, new, starts, masks, self.names)
+        parallel = frame.height >= PARALLEL_ROWS and THREADS > 1
         # Polars hands each column to numpy here, in the thread Polars runs this node in; the
-        # chunks go to helper threads (numpy releases the GIL in its loops). Helpers call no
-        # Polars function: Polars' own threads may all be busy in such nodes, waiting.
+        # numpy work goes to helper threads (its loops release the GIL), at most THREADS
+        # columns ahead (memory). Helpers call no Polars function: Polars' own threads may all
+        # be busy in such nodes, waiting.
+        with ThreadPoolExecutor(THREADS if parallel else 1) as pool:
+            chunks = plan.chunk_ranges(CHUNK_ROWS)
+            if parallel:
+                plan.layouts = list(pool.map(plan.layout, chunks))
+            else:
+                plan.layouts = [plan.layout(c) for c in chunks]
+            pending: deque[Future[list[_Distinct]]] = deque()
+            leftover: list[_Distinct] = []
+            for column, uses in self.columns:
+                series = frame.get_column(column)
+                task: Callable[[], list[_Distinct]]
+                if isinstance(series.dtype, pl.Enum | pl.Categorical | pl.String):
+                    codes, n_levels, levels = _codes(series)
+                    task = partial(plan.text_column, codes, n_levels, levels, uses)
+                else:
+                    task = partial(plan.numeric_column, _floats(series), uses)
+                del series
+                if not parallel:
+                    leftover += task()
+                    continue
+                while len(pending) >= THREADS:
+                    leftover += pending.popleft().result()
+                pending.append(pool.submit(task))
+                del task
+            for done in pending:
+                leftover += done.result()
         if parallel:
-            with ThreadPoolExecutor(THREADS) as pool:
-                for _ in pool.map(plan.run, chunks):
-                    pass
             _release_freed_memory()
-        else:
-            for chunk in chunks:
-                plan.run(chunk)
-        plan.distinct_counts()  # nunique of numbers: over all rows at once, with Polars
+        plan.distinct_counts(leftover)  # the rare nunique that needs Polars: this thread
         return pl.DataFrame(
             [
                 pl.Series(self.key, unique_keys, dtype=pl.Int64),
@@ -143,105 +169,109 @@ class SegmentAggregator:
 
 #: (subset index, its outputs) for each subset that aggregates a column.
 _Uses = tuple[tuple[int, tuple[Output, ...]], ...]
+#: A nunique left to :meth:`_Plan.distinct_counts`: (values, subset index, output name).
+_Distinct = tuple[np.ndarray, int, str]
+
+
+@dataclass
+class _Layout:
+    """One chunk: a range of whole groups, its rows (input positions in key order) and, per
+    subset, which of those rows it keeps and their group runs."""
+
+    g0: int
+    g1: int
+    rows: slice | np.ndarray
+    takes: list[np.ndarray | None]
+    subsets: list[_Segments]
 
 
 class _Plan:
-    """One call's columns as numpy arrays (rows in input order), the group layout in key order,
-    and the output arrays that the chunks fill (each chunk owns a range of groups)."""
+    """The group layout of one call (keys in order, chunks of whole groups) and the output
+    arrays; each column task fills its outputs chunk by chunk."""
 
     def __init__(
         self,
-        frame: pl.DataFrame,
-        agg: SegmentAggregator,
         order: np.ndarray | None,
         new: np.ndarray,
         starts: np.ndarray,
+        masks: list[np.ndarray | None],
+        names: Sequence[str],
     ) -> None:
-        self.order = order  # input row of each sorted row (None: the input is sorted)
-        self.new = new  # sorted row starts a group
+        self.order = order  # input row of each row in key order (None: the input is in order)
+        self.new = new  # in key order: the row starts a group
         self.starts = starts
-        self.rows = frame.height
+        self.rows = len(new)
         self.size = len(starts)
-        self.masks = [
-            None if m is None else frame.get_column(m).fill_null(value=False).to_numpy()
-            for m in agg.masks
-        ]
-        self.numbers: list[tuple[np.ndarray, tuple[tuple[int, tuple[Output, ...]], ...]]] = []
-        self.texts: list[
-            tuple[
-                np.ndarray, int, tuple[str, ...] | None, tuple[tuple[int, tuple[Output, ...]], ...]
-            ]
-        ] = []
-        self.distinct: list[tuple[np.ndarray, int, str]] = []
-        self.pairs: list[tuple[np.ndarray, int, str, tuple[float, int]]] = []
-        for column, uses in agg.columns:
-            series = frame.get_column(column)
-            if isinstance(series.dtype, pl.Enum | pl.Categorical | pl.String):
-                codes, n_levels, levels = _codes(series)
-                self.texts.append((codes, n_levels, levels, uses))
-                continue
-            values = _floats(series)
-            plain = []
-            for i, outputs in uses:
-                for o in outputs:
-                    if o.agg == "nunique":
-                        self._add_distinct(values, i, o.name)
-                wanted = tuple(o for o in outputs if o.agg != "nunique")
-                if wanted:
-                    plain.append((i, wanted))
-            if plain:
-                self.numbers.append((values, tuple(plain)))
-        self.out: dict[str, np.ndarray] = {n: np.empty(self.size) for n in agg.names}
+        self.masks = masks
+        self.layouts: list[_Layout] = []
+        self.out: dict[str, np.ndarray] = {n: np.empty(self.size) for n in names}
 
-    def _add_distinct(self, values: np.ndarray, subset: int, name: str) -> None:
-        """nunique: whole numbers in a modest range (ids, versions, day counts) are counted per
-        chunk as (group, value) pairs; anything else over all rows at once."""
-        valid = values[~np.isnan(values)]
-        if len(valid):
-            low, high = float(valid.min()), float(valid.max())
-            width = int(high - low + 1)
-            small = width * min(self.size, CHUNK_ROWS) < 2**62  # a chunk's pairs fit an int64
-            if small and np.array_equal(valid, np.floor(valid)):
-                self.pairs.append((values, subset, name, (low, width)))
-                return
-        self.distinct.append((values, subset, name))
-
-    def chunks(self, rows: int) -> list[tuple[int, int]]:
+    def chunk_ranges(self, rows: int) -> list[tuple[int, int]]:
         """Ranges of whole groups of about ``rows`` rows each (a bigger group stays whole)."""
         firsts = np.searchsorted(self.starts, np.arange(0, self.rows, rows), side="left")
         edges = np.unique(np.append(firsts, self.size))
         return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
 
-    def run(self, chunk: tuple[int, int]) -> None:
-        """Aggregate every column and subset over one range of groups."""
+    def layout(self, chunk: tuple[int, int]) -> _Layout:
         g0, g1 = chunk
         lo = int(self.starts[g0])
         hi = int(self.starts[g1]) if g1 < self.size else self.rows
         rows: slice | np.ndarray = slice(lo, hi) if self.order is None else self.order[lo:hi]
-        size = g1 - g0
         number = np.cumsum(self.new[lo:hi], dtype=np.int64)
         number -= 1
         takes = [None if m is None else np.flatnonzero(m[rows]) for m in self.masks]
-        subsets = [_Segments(number if t is None else number[t], size) for t in takes]
-        out: dict[str, np.ndarray] = {}
-        with np.errstate(invalid="ignore", divide="ignore"):
-            for values, uses in self.numbers:
-                x = values[rows]
-                for i, outputs in uses:
-                    _numeric(out, outputs, subsets[i], _take(x, takes[i]))
-            for codes, n_levels, levels, uses in self.texts:
-                c = codes[rows]
-                for i, outputs in uses:
-                    _text(out, outputs, subsets[i], _take(c, takes[i]), n_levels, levels)
-            for values, i, name, (low, width) in self.pairs:
-                out[name] = _distinct_pairs(subsets[i], _take(values[rows], takes[i]), low, width)
-        for name, value in out.items():
-            self.out[name][g0:g1] = value
+        subsets = [_Segments(number if t is None else number[t], g1 - g0) for t in takes]
+        return _Layout(g0, g1, rows, takes, subsets)
 
-    def distinct_counts(self) -> None:
-        """nunique of numeric columns: distinct (group, value) pairs over all rows at once (a
-        hash of ~10^7 pairs in Polars beats a sort per chunk)."""
-        if not self.distinct:
+    def numeric_column(self, values: np.ndarray, uses: _Uses) -> list[_Distinct]:
+        """Every aggregation of one numeric column, chunk by chunk."""
+        plain: list[tuple[int, tuple[Output, ...]]] = []
+        pairs: list[tuple[int, str]] = []
+        leftover: list[_Distinct] = []
+        for i, outputs in uses:
+            wanted = tuple(o for o in outputs if o.agg != "nunique")
+            if wanted:
+                plain.append((i, wanted))
+            for o in outputs:
+                if o.agg == "nunique":
+                    pairs.append((i, o.name))
+        span = _whole_number_span(values, min(self.size, CHUNK_ROWS)) if pairs else None
+        if pairs and span is None:
+            leftover = [(values, i, name) for i, name in pairs]
+            pairs = []
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for lay in self.layouts:
+                x = values[lay.rows]
+                out: dict[str, np.ndarray] = {}
+                for i, outputs in plain:
+                    _numeric(out, outputs, lay.subsets[i], _take(x, lay.takes[i]))
+                for i, name in pairs:
+                    assert span is not None
+                    out[name] = _distinct_pairs(lay.subsets[i], _take(x, lay.takes[i]), *span)
+                self._store(lay, out)
+        return leftover
+
+    def text_column(
+        self, codes: np.ndarray, n_levels: int, levels: tuple[str, ...] | None, uses: _Uses
+    ) -> list[_Distinct]:
+        """Shares, count and nunique of one text column, chunk by chunk."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for lay in self.layouts:
+                c = codes[lay.rows]
+                out: dict[str, np.ndarray] = {}
+                for i, outputs in uses:
+                    _text(out, outputs, lay.subsets[i], _take(c, lay.takes[i]), n_levels, levels)
+                self._store(lay, out)
+        return []
+
+    def _store(self, lay: _Layout, out: dict[str, np.ndarray]) -> None:
+        for name, value in out.items():
+            self.out[name][lay.g0 : lay.g1] = value
+
+    def distinct_counts(self, items: list[_Distinct]) -> None:
+        """nunique of numbers that are not whole numbers in a modest range: distinct (group,
+        value) pairs over all rows at once, with Polars (in the calling thread)."""
+        if not items:
             return
         number = np.cumsum(self.new, dtype=np.int64)
         number -= 1
@@ -249,12 +279,25 @@ class _Plan:
             by_row = np.empty_like(number)
             by_row[self.order] = number
             number = by_row
-        for values, i, name in self.distinct:
+        for values, i, name in items:
             mask = self.masks[i]
             if mask is None:
                 self.out[name] = _distinct(number, values, self.size)
             else:
                 self.out[name] = _distinct(number[mask], values[mask], self.size)
+
+
+def _whole_number_span(values: np.ndarray, groups: int) -> tuple[float, int] | None:
+    """(lowest value, width) when the non-missing values are whole numbers whose (group, value)
+    pairs fit an int64 for ``groups`` groups (ids, versions, day counts); else None."""
+    valid = values[~np.isnan(values)]
+    if not len(valid):
+        return None
+    low, high = float(valid.min()), float(valid.max())
+    width = int(high - low + 1)
+    if width * groups < 2**62 and np.array_equal(valid, np.floor(valid)):
+        return low, width
+    return None
 
 
 def _release_freed_memory() -> None:
