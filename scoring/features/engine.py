@@ -172,10 +172,13 @@ def _aggregate_segments(block: HistoryBlock, rows: nw.LazyFrame[Any]) -> nw.Lazy
         feats = by_subset.get(sub.name)
         if not feats:
             continue
-        mask = None
-        if sub.name != ALL:
+        mask = last = None
+        if sub.where is not None:
             mask = _mask(sub.name)
             masks.append(_subset_condition(block, sub).fill_null(value=False).alias(mask))
+        elif sub.last is not None:  # ranked in the numpy step: a window over 13 M rows is slow
+            last = (str(sub.by), sub.last)
+            needed[str(sub.by)] = None
         columns: dict[str, list[segments.Output]] = {}
         for f in feats:
             columns.setdefault(str(f.column), []).append(
@@ -184,7 +187,7 @@ def _aggregate_segments(block: HistoryBlock, rows: nw.LazyFrame[Any]) -> nw.Lazy
             needed[str(f.column)] = None
         tasks.append(
             segments.SubsetTask(
-                mask, tuple(segments.ColumnTask(c, tuple(o)) for c, o in columns.items())
+                mask, tuple(segments.ColumnTask(c, tuple(o)) for c, o in columns.items()), last
             )
         )
     aggregator = segments.SegmentAggregator(block.key, tasks, [f.name for f in block.features])

@@ -67,10 +67,13 @@ class ColumnTask:
 
 @dataclass(frozen=True)
 class SubsetTask:
-    """Rows where boolean column ``mask`` is true (every row when ``mask`` is None)."""
+    """Rows where boolean column ``mask`` is true; or, with ``last = (by, N)``, each key's N
+    rows with the highest ``by`` (``rank(method="min", descending=True) <= N``: ties are all
+    kept, rows without ``by`` never); or every row."""
 
     mask: str | None
     columns: tuple[ColumnTask, ...]
+    last: tuple[str, int] | None = None
 
 
 class SegmentAggregator:
@@ -84,6 +87,7 @@ class SegmentAggregator:
     def __init__(self, key: str, subsets: Sequence[SubsetTask], names: Sequence[str]) -> None:
         self.key = key
         self.masks = tuple(s.mask for s in subsets)
+        self.lasts = tuple(s.last for s in subsets)
         self.names = tuple(names)
         self.schema: dict[str, pl.DataType] = {key: pl.Int64()}
         self.schema.update({n: pl.Float64() for n in self.names})
@@ -121,7 +125,13 @@ class SegmentAggregator:
             None if m is None else frame.get_column(m).fill_null(value=False).to_numpy()
             for m in self.masks
         ]
-        plan = _Plan(order, new, starts, masks, self.names)
+        lasts = [
+            None
+            if last is None
+            else _LastN(_floats(frame.get_column(last[0])), last[1], len(starts))
+            for last in self.lasts
+        ]
+        plan = _Plan(order, new, starts, masks, lasts, self.names)
         parallel = frame.height >= PARALLEL_ROWS and THREADS > 1
         # Polars hands each column to numpy here, in the thread Polars runs this node in; the
         # numpy work goes to helper threads (its loops release the GIL), at most THREADS
@@ -195,6 +205,7 @@ class _Plan:
         new: np.ndarray,
         starts: np.ndarray,
         masks: list[np.ndarray | None],
+        lasts: list[_LastN | None],
         names: Sequence[str],
     ) -> None:
         self.order = order  # input row of each row in key order (None: the input is in order)
@@ -203,6 +214,7 @@ class _Plan:
         self.rows = len(new)
         self.size = len(starts)
         self.masks = masks
+        self.lasts = lasts
         self.layouts: list[_Layout] = []
         self.out: dict[str, np.ndarray] = {n: np.empty(self.size) for n in names}
 
@@ -219,7 +231,14 @@ class _Plan:
         rows: slice | np.ndarray = slice(lo, hi) if self.order is None else self.order[lo:hi]
         number = np.cumsum(self.new[lo:hi], dtype=np.int64)
         number -= 1
-        takes = [None if m is None else np.flatnonzero(m[rows]) for m in self.masks]
+        takes: list[np.ndarray | None] = []
+        for mask, last in zip(self.masks, self.lasts, strict=True):
+            if mask is not None:
+                takes.append(np.flatnonzero(mask[rows]))
+            elif last is not None:
+                takes.append(last.take(rows, number, g1 - g0))
+            else:
+                takes.append(None)
         subsets = [_Segments(number if t is None else number[t], g1 - g0) for t in takes]
         return _Layout(g0, g1, rows, takes, subsets)
 
@@ -264,6 +283,22 @@ class _Plan:
                 self._store(lay, out)
         return []
 
+    def _mask(self, subset: int) -> np.ndarray | None:
+        """Subset ``subset`` as a mask over the input rows (None: every row)."""
+        if self.masks[subset] is not None or self.lasts[subset] is None:
+            return self.masks[subset]
+        mask = np.zeros(self.rows, dtype=bool)
+        for lay in self.layouts:
+            take = lay.takes[subset]
+            assert take is not None
+            chunk = (
+                np.arange(lay.rows.start, lay.rows.stop)
+                if isinstance(lay.rows, slice)
+                else lay.rows
+            )
+            mask[chunk[take]] = True
+        return mask
+
     def _store(self, lay: _Layout, out: dict[str, np.ndarray]) -> None:
         for name, value in out.items():
             self.out[name][lay.g0 : lay.g1] = value
@@ -280,11 +315,43 @@ class _Plan:
             by_row[self.order] = number
             number = by_row
         for values, i, name in items:
-            mask = self.masks[i]
+            mask = self._mask(i)
             if mask is None:
                 self.out[name] = _distinct(number, values, self.size)
             else:
                 self.out[name] = _distinct(number[mask], values[mask], self.size)
+
+
+class _LastN:
+    """The ``last`` N rows of each group by a numeric column: a row is kept when its value is
+    at least the group's N-th highest (duplicates counted) — exactly the rows whose
+    ``rank(method="min", descending=True)`` is at most N. Missing values are never kept."""
+
+    def __init__(self, values: np.ndarray, n: int, groups: int) -> None:
+        self.values = values
+        self.n = n
+        self.span = _whole_number_span(values, min(groups, CHUNK_ROWS))
+
+    def take(self, rows: slice | np.ndarray, number: np.ndarray, size: int) -> np.ndarray:
+        """Positions (within the chunk) of the kept rows; ``number``: group of each row."""
+        x = self.values[rows]
+        idx = np.flatnonzero(~np.isnan(x))
+        x, number = x[idx], number[idx]
+        if self.span is not None:  # one int64 sort: group ascending, value descending
+            low, width = self.span
+            high = low + width - 1
+            key = number * width
+            key += (high - x).astype(np.int64)
+            key.sort()
+            ranked = high - (key % width).astype(np.float64)
+        else:
+            ranked = x[np.lexsort((-x, number))]
+        counts = np.bincount(number, minlength=size)
+        first = np.cumsum(counts) - counts
+        full = counts >= self.n
+        threshold = np.full(size, -np.inf)
+        threshold[full] = ranked[first[full] + self.n - 1]
+        return idx[x >= threshold[number]]
 
 
 def _whole_number_span(values: np.ndarray, groups: int) -> tuple[float, int] | None:

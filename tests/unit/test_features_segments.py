@@ -170,3 +170,67 @@ def test_stable_order_is_a_stable_argsort(keys: list[int]) -> None:
     expected = np.argsort(k, kind="stable")
     got = np.arange(len(k)) if order is None else order
     assert got.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole numbers", "fractions"])
+@pytest.mark.parametrize("chunk_rows", [5, 1 << 17])
+def test_last_n_rows_are_those_polars_ranks_in(
+    monkeypatch: pytest.MonkeyPatch, whole: bool, chunk_rows: int
+) -> None:
+    """A ``last: N, by: D`` subset keeps each key's rows whose ``D`` ranks (method="min",
+    descending) at most N: ties at the N-th value are all kept, rows without ``D`` never, keys
+    with fewer than N rows keep them all."""
+    from scoring.features import segments
+
+    monkeypatch.setattr(segments, "CHUNK_ROWS", chunk_rows)
+    rng = np.random.default_rng(11)
+    n = 3000
+    keys = rng.integers(0, 400, size=n)  # ~7 rows per key, some with 1 or 2
+    by = rng.integers(-30, 0, size=n).astype(np.float64)  # many ties
+    if not whole:
+        by = by / 7.0
+    by[rng.random(n) < 0.15] = np.nan
+    x = rng.normal(size=n)
+    x[rng.random(n) < 0.1] = np.nan
+    data = pl.DataFrame({"K": keys, "D": by, "X": x}, schema_overrides={"K": pl.Int64})
+    outputs = (
+        Output("L_X_SUM", "sum"),
+        Output("L_X_COUNT", "count"),
+        Output("L_X_MAX", "max"),
+        Output("L_X_NUNIQUE", "nunique"),  # not whole numbers: the all-rows path needs a mask
+    )
+    names = [o.name for o in outputs]
+    got = {}
+    for last in (1, 3):
+        agg = SegmentAggregator(
+            "K", [SubsetTask(None, (ColumnTask("X", outputs),), last=("D", last))], names
+        )
+        got[last] = agg(data)
+        ranked = (
+            data.with_columns(pl.col("D").fill_nan(None))
+            .filter(pl.col("D").rank(method="min", descending=True).over("K") <= last)
+            .group_by("K")
+            .agg(
+                pl.col("X").fill_nan(None).sum().alias("L_X_SUM"),
+                pl.col("X").fill_nan(None).count().cast(pl.Float64).alias("L_X_COUNT"),
+                pl.col("X").fill_nan(None).max().alias("L_X_MAX"),
+                pl.col("X")
+                .fill_nan(None)
+                .drop_nulls()
+                .n_unique()
+                .cast(pl.Float64)
+                .alias("L_X_NUNIQUE"),
+            )
+        )
+        expected = (
+            data.select("K")
+            .unique()
+            .join(ranked, on="K", how="left")
+            .with_columns(pl.col("L_X_SUM", "L_X_COUNT", "L_X_NUNIQUE").fill_null(0.0))
+            .sort("K")
+        )
+        for name in names:
+            assert got[last].get_column(name).to_numpy() == pytest.approx(
+                expected.get_column(name).to_numpy(), nan_ok=True
+            ), (last, name)
+    assert not got[1].equals(got[3])  # the window matters
