@@ -34,6 +34,7 @@ ENV PATH=/app/.venv/bin:$PATH \
     BUNDLE_DIR=/app/models/bundle \
     EVENTS_URL=sqlite:////data/events.db \
     OMP_NUM_THREADS=1 \
+    NUMBA_CACHE_DIR=/tmp/numba-cache \
     HOST=0.0.0.0 \
     PORT=8000
 USER app

@@ -26,7 +26,7 @@ import polars as pl
 import yaml
 from polars.io.plugins import register_io_source
 
-from scoring.features import engine
+from scoring.features import engine, segments
 from scoring.features.application import (
     application_features,
     application_row,
@@ -217,6 +217,7 @@ class FeatureBuilder:
         history records; call it once at API start-up. Returns ``self``."""
         if self._plans is None:
             self._plans = _CachedPlans(self.spec)
+        segments.compile_kernels()
         return self
 
     @property
