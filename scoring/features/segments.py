@@ -191,7 +191,7 @@ class _Layout:
 
     g0: int
     g1: int
-    rows: np.ndarray
+    rows: slice | np.ndarray  # a slice when the input is in key order (no gather)
     takes: list[np.ndarray]
     subsets: list[_Segments]
 
@@ -229,7 +229,7 @@ class _Plan:
         g0, g1 = chunk
         lo = int(self.starts[g0])
         hi = int(self.starts[g1]) if g1 < self.size else self.rows
-        rows = np.arange(lo, hi) if self.order is None else self.order[lo:hi]
+        rows: slice | np.ndarray = slice(lo, hi) if self.order is None else self.order[lo:hi]
         number = np.cumsum(self.new[lo:hi], dtype=np.int64)
         number -= 1
         every = np.arange(hi - lo)
@@ -292,7 +292,8 @@ class _Plan:
             return self.masks[subset]
         mask = np.zeros(self.rows, dtype=bool)
         for lay in self.layouts:
-            mask[lay.rows[lay.takes[subset]]] = True
+            take = lay.takes[subset]
+            mask[take + lay.rows.start if isinstance(lay.rows, slice) else lay.rows[take]] = True
         return mask
 
     def _store(self, lay: _Layout, out: dict[str, np.ndarray]) -> None:
@@ -328,7 +329,7 @@ class _LastN:
         self.n = n
         self.span = _whole_number_span(values, min(groups, CHUNK_ROWS))
 
-    def take(self, rows: np.ndarray, number: np.ndarray, size: int) -> np.ndarray:
+    def take(self, rows: slice | np.ndarray, number: np.ndarray, size: int) -> np.ndarray:
         """Positions (within the chunk) of the kept rows; ``number``: group of each row."""
         x = self.values[rows]
         idx = np.flatnonzero(~np.isnan(x))
@@ -384,28 +385,11 @@ _MALLOC_TRIM: Any = None
 
 
 class _Segments:
-    """One subset's rows, contiguous per group: where each group starts, its length, which
-    group it is (a subset may miss some groups)."""
+    """One subset's rows in a chunk: the group (0..size-1, non-decreasing) of each row."""
 
     def __init__(self, number: np.ndarray, size: int) -> None:
-        self.number = number  # group of every row, non-decreasing
+        self.number = number
         self.size = size
-        new = np.empty(len(number), dtype=bool)
-        if len(number):
-            new[0] = True
-            np.not_equal(number[1:], number[:-1], out=new[1:])
-        self.starts = np.flatnonzero(new)
-        self.groups = number[self.starts]
-        self.lengths = np.diff(np.append(self.starts, len(number)))
-        self.every_group = len(self.groups) == size
-
-    def spread(self, values: np.ndarray, empty: float) -> np.ndarray:
-        """Per present group -> per group, ``empty`` for groups without rows here."""
-        if self.every_group:
-            return values
-        out = np.full(self.size, empty, dtype=np.float64)
-        out[self.groups] = values
-        return out
 
 
 def _codes(series: pl.Series) -> tuple[np.ndarray, int, tuple[str, ...] | None]:
