@@ -164,6 +164,9 @@ class FeatureBuilder:
         """
         if CLIENT_KEY not in applications.columns:
             raise KeyError(f"application frame has no column {CLIENT_KEY!r}")
+        # numba's import and kernel load (~1 s) overlap the application features and Polars
+        # reading the first table; an aggregation that comes sooner waits for it.
+        threading.Thread(target=segments.compile_kernels, name="kernels", daemon=True).start()
         n = len(applications)
         app = application_features(
             self.spec.application,

@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
 
-import numba
 import numpy as np
 import polars as pl
 
@@ -451,70 +450,22 @@ def _numeric(
 
 
 def compile_kernels() -> None:
-    """Compile (or load from numba's cache) the aggregation kernel now, not in the first API
-    request that carries history records (~1 s when nothing is cached)."""
-    one = np.zeros(1, dtype=np.int64)
-    _group_stats(np.zeros(1), one, one, 1, True)
+    """Import numba and compile (or load from its cache) the aggregation kernel now: ~1 s that
+    the API pays at start-up and the batch in a background thread while Polars reads the
+    first table, rather than in the first aggregation."""
+    from scoring.features import kernels  # numba: imported on first use only (~0.5 s)
+
+    kernels.compile_all()
 
 
-@numba.njit(nogil=True, cache=True)
 def _group_stats(
     x: np.ndarray, take: np.ndarray, number: np.ndarray, size: int, want_var: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
-    """(count, sum, min, max, var) of each group over its non-missing values.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from scoring.features import kernels
 
-    Row ``j`` is ``x[take[j]]`` of group ``number[j]`` (non-decreasing: each group's rows
-    together, in input order). Groups without rows get count 0, sum 0, the others NaN; var
-    (ddof=1, two-pass: squared deviations from the group mean) is NaN below two values.
-
-    A group's values are added one after the other in row order, starting from 0, so the result
-    depends only on that group's values and their order: one client's records alone (the API)
-    give exactly the bits of the full table. Compiled (numba, GIL released), one branch-free
-    pass over the rows — each running value restarts where a group starts and is stored for
-    its group on every row — so a group costs nothing beyond its rows (numpy's ``reduceat``
-    pays ~20 ns per group per aggregate, and most clients have ~5 rows in a table).
-    """
-    count = np.zeros(size)
-    total = np.zeros(size)
-    low = np.full(size, np.nan)
-    high = np.full(size, np.nan)
-    var = np.full(size, np.nan)
-    c = 0.0
-    t = 0.0
-    mn = np.nan
-    mx = np.nan
-    previous = -1
-    for j in range(len(take)):
-        g = number[j]
-        v = x[take[j]]
-        start = g != previous
-        previous = g
-        ok = v == v  # NaN is missing
-        c = (0.0 if start else c) + (1.0 if ok else 0.0)
-        t = (0.0 if start else t) + (v if ok else 0.0)
-        mn0 = np.nan if start else mn
-        mx0 = np.nan if start else mx
-        mn = v if (ok & ~(v >= mn0)) else mn0
-        mx = v if (ok & ~(v <= mx0)) else mx0
-        count[g] = c
-        total[g] = t
-        low[g] = mn
-        high[g] = mx
-    if want_var:
-        mean = total / count
-        ss = 0.0
-        previous = -1
-        for j in range(len(take)):
-            g = number[j]
-            v = x[take[j]]
-            start = g != previous
-            previous = g
-            d = v - mean[g]
-            ss = (0.0 if start else ss) + (d * d if v == v else 0.0)
-            var[g] = ss
-        for g in range(size):
-            var[g] = var[g] / (count[g] - 1.0) if count[g] >= 2.0 else np.nan
-    return count, total, low, high, var
+    result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    result = kernels.group_stats(x, take, number, size, want_var)
+    return result
 
 
 def _distinct_pairs(seg: _Segments, x: np.ndarray, low: float, width: int) -> np.ndarray:
