@@ -31,7 +31,7 @@ help: ## List every target with its description
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
 .venv/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 install: .venv/.installed ## Create .venv with every dependency group from uv.lock

@@ -154,6 +154,8 @@ def _subset_condition(block: HistoryBlock, sub: Subset) -> nw.Expr:
     (``rank(method="min", descending=True)``: ties are all kept, so the result does not depend
     on row order)."""
     if sub.where is not None:
+        if ex.is_logical(sub.where):
+            return ex.to_narwhals_bool(sub.where)
         return ex.to_narwhals(sub.where) == 1
     by = nw.col(str(sub.by))
     if sub.last == 1:  # the same rows, without ranking every group (Polars: 0.4 -> 0.03 s)

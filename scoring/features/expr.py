@@ -246,23 +246,69 @@ def _check_text_comparison(
 # ---------------------------------------------------------------------------------------------
 # Narwhals backend (history engine)
 # ---------------------------------------------------------------------------------------------
+def is_logical(node: Node) -> bool:
+    """A comparison, ``isnull``, or ``and``/``or``/``not`` of logical expressions: its value is
+    always 0, 1 or missing."""
+    if isinstance(node, Cmp):
+        return True
+    if isinstance(node, Call):
+        if node.fn == "isnull":
+            return True
+        return node.fn in ("and", "or", "not") and all(is_logical(a) for a in node.args)
+    return False
+
+
+def to_narwhals_bool(node: Node) -> nw.Expr:
+    """A logical expression (:func:`is_logical`) as a Boolean expression with the numeric
+    semantics of :func:`to_narwhals`: missing as soon as any comparison in it is — ``and`` and
+    ``or`` do *not* follow Kleene logic (``False and missing`` is missing, as 0 × NaN is).
+
+    Why: Boolean columns are bit-packed; the 0/1 arithmetic form casts every comparison to
+    Float64 first (bureau_balance: 27 M rows × 7 comparisons)."""
+    compared: set[str] = set()
+    connectives: list[str] = []
+    expr = _kleene(node, compared, connectives)
+    if not connectives or not compared:  # comparisons and ``not`` already give null for null
+        return expr
+    nulls = (nw.col(c).is_null() for c in sorted(compared))
+    return nw.when(~nw.any_horizontal(*nulls, ignore_nulls=False)).then(expr)
+
+
+def _kleene(node: Node, compared: set[str], connectives: list[str]) -> nw.Expr:
+    if isinstance(node, Cmp):
+        compared |= columns(node)
+        return _CMP[node.op](to_narwhals(node.left), to_narwhals(node.right))
+    assert isinstance(node, Call)
+    if node.fn == "isnull":
+        return to_narwhals(node.args[0]).is_null()
+    args = [_kleene(a, compared, connectives) for a in node.args]
+    if node.fn == "not":
+        return ~args[0]
+    connectives.append(node.fn)
+    return args[0] & args[1] if node.fn == "and" else args[0] | args[1]
+
+
+_CMP: dict[str, Callable[[nw.Expr, nw.Expr], nw.Expr]] = {
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
 def to_narwhals(node: Node) -> nw.Expr:
     """Compile to a Narwhals expression (Float64 result, null for missing)."""
+    if isinstance(node, Call) and is_logical(node):
+        return to_narwhals_bool(node).cast(nw.Float64)
     if isinstance(node, Col):
         return nw.col(node.name)
     if isinstance(node, Lit):
         return nw.lit(node.value)
     if isinstance(node, Cmp):
         left, right = to_narwhals(node.left), to_narwhals(node.right)
-        ops: dict[str, Callable[[nw.Expr, nw.Expr], nw.Expr]] = {
-            "==": lambda a, b: a == b,
-            "!=": lambda a, b: a != b,
-            "<": lambda a, b: a < b,
-            "<=": lambda a, b: a <= b,
-            ">": lambda a, b: a > b,
-            ">=": lambda a, b: a >= b,
-        }
-        return ops[node.op](left, right).cast(nw.Float64)
+        return _CMP[node.op](left, right).cast(nw.Float64)
     if isinstance(node, BinOp):
         a, b = to_narwhals(node.left), to_narwhals(node.right)
         if node.op == "+":

@@ -42,6 +42,9 @@ CASES = [
     ("A >= 0 and B > 0", [1.0, 0.0, NAN, 0.0, NAN]),
     ("A < 0 or C > 2", [0.0, NAN, NAN, 1.0, 1.0]),  # a missing operand makes it missing
     ("not A > 0", [0.0, 1.0, NAN, 1.0, 0.0]),
+    ("A > 3 and C > 2", [0.0, NAN, NAN, 0.0, 0.0]),  # false and missing: missing (not Kleene)
+    ("A < 1 or C > 2", [0.0, NAN, NAN, 1.0, 1.0]),  # true or missing: missing
+    ("not (A > 3 and C > 2) or isnull(C)", [1.0, NAN, NAN, 1.0, 1.0]),
     ("S == 'Active'", [1.0, 0.0, NAN, 1.0, 0.0]),
     ("S != 'Active'", [0.0, 1.0, NAN, 0.0, 1.0]),
     ("max(A, B, 0)", [4.0, 0.0, 1.0, 0.0, 1.0]),  # missing values are ignored
