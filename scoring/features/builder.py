@@ -164,9 +164,6 @@ class FeatureBuilder:
         """
         if CLIENT_KEY not in applications.columns:
             raise KeyError(f"application frame has no column {CLIENT_KEY!r}")
-        # numba's import and kernel load (~1 s) overlap the application features and Polars
-        # reading the first table; an aggregation that comes sooner waits for it.
-        threading.Thread(target=segments.compile_kernels, name="kernels", daemon=True).start()
         n = len(applications)
         app = application_features(
             self.spec.application,
@@ -175,6 +172,9 @@ class FeatureBuilder:
             n,
         )
         keys = pl.DataFrame({CLIENT_KEY: applications[CLIENT_KEY].to_numpy(dtype=np.int64)})
+        # numba's import and kernel load (~0.5 s) overlap Polars reading the first table; an
+        # aggregation that comes sooner waits for it.
+        threading.Thread(target=segments.compile_kernels, name="kernels", daemon=True).start()
         done: dict[str, pl.DataFrame] = {}
         plans = engine.client_features(self.spec, history)
         rows = engine.table_rows(history)
