@@ -12,6 +12,8 @@ def compile_all() -> None:
     passes: float64 values, int64 positions and groups."""
     one = np.zeros(1, dtype=np.int64)
     group_stats(np.zeros(1), one, one, 1, True)
+    gather(np.zeros(1), one)
+    whole_number_range(np.zeros(1))
 
 
 @numba.njit(nogil=True, cache=True)
@@ -72,3 +74,36 @@ def group_stats(
         for g in range(size):
             var[g] = var[g] / (count[g] - 1.0) if count[g] >= 2.0 else np.nan
     return count, total, low, high, var
+
+
+@numba.njit(nogil=True, cache=True)
+def gather(values: np.ndarray, rows: np.ndarray) -> np.ndarray:  # pragma: no cover
+    """``values[rows]`` (~1.5x faster than numpy's fancy indexing, GIL released)."""
+    out = np.empty(len(rows), dtype=values.dtype)
+    for i in range(len(rows)):
+        out[i] = values[rows[i]]
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
+def whole_number_range(values: np.ndarray) -> tuple[bool, float, float]:  # pragma: no cover
+    """(every non-missing value is a whole number, lowest, highest) in one pass; (False, NaN,
+    NaN) when every value is missing."""
+    whole = True
+    low = np.inf
+    high = -np.inf
+    seen = False
+    for i in range(len(values)):
+        v = values[i]
+        if v != v:
+            continue
+        seen = True
+        if v < low:
+            low = v
+        if v > high:
+            high = v
+        if whole and v != np.floor(v):
+            whole = False
+    if not seen:
+        return False, np.nan, np.nan
+    return whole, low, high

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import math
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -262,7 +263,7 @@ class _Plan:
             pairs = []
         with np.errstate(invalid="ignore", divide="ignore"):
             for lay in self.layouts:
-                x = values[lay.rows]  # one gather per chunk, shared by the subsets
+                x = _rows(values, lay.rows)  # one gather per chunk, shared by the subsets
                 out: dict[str, np.ndarray] = {}
                 for i, outputs in plain:
                     _numeric(out, outputs, lay.subsets[i], x, lay.takes[i])
@@ -278,7 +279,7 @@ class _Plan:
         """Shares, count and nunique of one text column, chunk by chunk."""
         with np.errstate(invalid="ignore", divide="ignore"):
             for lay in self.layouts:
-                c = codes[lay.rows]
+                c = _rows(codes, lay.rows)
                 out: dict[str, np.ndarray] = {}
                 for i, outputs in uses:
                     _text(out, outputs, lay.subsets[i], c[lay.takes[i]], n_levels, levels)
@@ -330,7 +331,7 @@ class _LastN:
 
     def take(self, rows: slice | np.ndarray, number: np.ndarray, size: int) -> np.ndarray:
         """Positions (within the chunk) of the kept rows; ``number``: group of each row."""
-        x = self.values[rows]
+        x = _rows(self.values, rows)
         idx = np.flatnonzero(~np.isnan(x))
         x, number = x[idx], number[idx]
         if self.span is not None:  # one int64 sort: group ascending, value descending
@@ -353,14 +354,13 @@ class _LastN:
 def _whole_number_span(values: np.ndarray, groups: int) -> tuple[float, int] | None:
     """(lowest value, width) when the non-missing values are whole numbers whose (group, value)
     pairs fit an int64 for ``groups`` groups (ids, versions, day counts); else None."""
-    valid = values[~np.isnan(values)]
-    if not len(valid):
+    from scoring.features import kernels
+
+    whole, low, high = kernels.whole_number_range(values)
+    if not whole or not math.isfinite(high - low):
         return None
-    low, high = float(valid.min()), float(valid.max())
     width = int(high - low + 1)
-    if width * groups < 2**62 and np.array_equal(valid, np.floor(valid)):
-        return low, width
-    return None
+    return (float(low), width) if width * groups < 2**62 else None
 
 
 def _release_freed_memory() -> None:
@@ -456,6 +456,16 @@ def compile_kernels() -> None:
     from scoring.features import kernels  # numba: imported on first use only (~0.5 s)
 
     kernels.compile_all()
+
+
+def _rows(values: np.ndarray, rows: slice | np.ndarray) -> np.ndarray:
+    """A chunk's values in key order: a view of a range, or a (compiled) gather."""
+    if isinstance(rows, slice):
+        return values[rows]
+    from scoring.features import kernels
+
+    out: np.ndarray = kernels.gather(values, rows)
+    return out
 
 
 def _group_stats(
