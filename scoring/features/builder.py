@@ -176,7 +176,9 @@ class FeatureBuilder:
         # aggregation that comes sooner waits for it.
         threading.Thread(target=segments.compile_kernels, name="kernels", daemon=True).start()
         done: dict[str, pl.DataFrame] = {}
-        plans = engine.client_features(self.spec, history)
+        plans = engine.client_features(
+            self.spec, history, align=keys.get_column(CLIENT_KEY).to_numpy()
+        )
         rows = engine.table_rows(history)
         sizes = {b: sum(rows.get(t, 0) for t in self._block_tables[b]) for b in plans}
         # Biggest inputs first, a few blocks at a time (both cores busy, bounded memory).
@@ -184,6 +186,9 @@ class FeatureBuilder:
             start = time.perf_counter()
             results = engine.collect_many([plans[b] for b in batch], streaming=streaming)
             for name, block in zip(batch, results, strict=True):
+                if block.get_column(CLIENT_KEY).equals(keys.get_column(CLIENT_KEY)):
+                    done[name] = block.drop(CLIENT_KEY)  # aligned by the engine (Polars path)
+                    continue
                 aligned = keys.join(block, on=CLIENT_KEY, how="left", maintain_order="left")
                 fills = [
                     pl.col(f.name).fill_null(f.empty_value)
@@ -191,7 +196,8 @@ class FeatureBuilder:
                     if f.empty_value is not None
                 ]
                 done[name] = aligned.drop(CLIENT_KEY).with_columns(fills)
-            del results, block, aligned  # not held while the next batch runs
+                del aligned
+            del results, block  # not held while the next batch runs
             logger.info(
                 "%s: %d features from %s rows in %.1f s",
                 "+".join(batch),

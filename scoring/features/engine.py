@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import narwhals.stable.v2 as nw
+import numpy as np
 import polars as pl
 
 from scoring.features import expr as ex
@@ -75,12 +76,16 @@ def scan_parquet_tables(directory: Path, tables: set[str]) -> dict[str, nw.LazyF
     return out
 
 
-def client_features(spec: FeatureSpec, frames: Mapping[str, Any]) -> dict[str, nw.LazyFrame[Any]]:
+def client_features(
+    spec: FeatureSpec, frames: Mapping[str, Any], align: np.ndarray | None = None
+) -> dict[str, nw.LazyFrame[Any]]:
     """Lazy per-client feature frames, one per client-level block, keyed by ``SK_ID_CURR``.
 
     ``frames`` maps table names to native or Narwhals frames of any supported backend; tables
     that are absent count as empty. Only blocks whose key is ``SK_ID_CURR`` are returned; the
-    others are joined into their parents.
+    others are joined into their parents. With ``align`` (client keys), the Polars path returns
+    one row per element of ``align``, in its order, clients without history at their
+    no-history values (no join needed afterwards); other backends ignore it.
     """
     lazy = {t: _as_lazy(f, t) for t, f in frames.items()}
     built: dict[str, nw.LazyFrame[Any]] = {}
@@ -88,8 +93,13 @@ def client_features(spec: FeatureSpec, frames: Mapping[str, Any]) -> dict[str, n
         source = lazy.get(block.table)
         if source is None:
             source = nw.from_native(empty_frame(block.table))
+        client = any(block.name == b.name for b in spec.client_blocks)
         built[block.name] = aggregate_block(
-            block, source, {j.block: built[j.block] for j in block.joins}, spec
+            block,
+            source,
+            {j.block: built[j.block] for j in block.joins},
+            spec,
+            align=align if client else None,
         )
     return {b.name: built[b.name] for b in spec.client_blocks}
 
@@ -118,6 +128,7 @@ def aggregate_block(
     source: nw.LazyFrame[Any],
     children: Mapping[str, nw.LazyFrame[Any]],
     spec: FeatureSpec,
+    align: np.ndarray | None = None,
 ) -> nw.LazyFrame[Any]:
     """Key + the block's features (Float64), one row per key present in ``source``."""
     rows = _prepare(block, source)
@@ -129,7 +140,7 @@ def aggregate_block(
             rows = rows.with_columns(*(nw.col(c).fill_null(0.0) for c in zero))
     if rows.implementation is not nw.Implementation.POLARS:
         return _aggregate_grouped(block, _with_derived(rows, block))
-    return _aggregate_segments(block, _with_derived(rows, block))
+    return _aggregate_segments(block, _with_derived(rows, block), align)
 
 
 def _left_join(rows: nw.LazyFrame[Any], child: nw.LazyFrame[Any], on: str) -> nw.LazyFrame[Any]:
@@ -163,7 +174,9 @@ def _subset_condition(block: HistoryBlock, sub: Subset) -> nw.Expr:
     return by.rank(method="min", descending=True).over(block.key) <= sub.last
 
 
-def _aggregate_segments(block: HistoryBlock, rows: nw.LazyFrame[Any]) -> nw.LazyFrame[Any]:
+def _aggregate_segments(
+    block: HistoryBlock, rows: nw.LazyFrame[Any], align: np.ndarray | None = None
+) -> nw.LazyFrame[Any]:
     """Polars: subset masks as boolean columns, then one numpy pass per block
     (:mod:`scoring.features.segments`) instead of a ``group_by`` per subset."""
     by_subset = _subset_features(block)
@@ -192,7 +205,12 @@ def _aggregate_segments(block: HistoryBlock, rows: nw.LazyFrame[Any]) -> nw.Lazy
                 mask, tuple(segments.ColumnTask(c, tuple(o)) for c, o in columns.items()), last
             )
         )
-    aggregator = segments.SegmentAggregator(block.key, tasks, [f.name for f in block.features])
+    aggregator = segments.SegmentAggregator(
+        block.key,
+        tasks,
+        [f.name for f in block.features],
+        align=None if align is None else (align, [f.empty_value for f in block.features]),
+    )
     needed.pop(block.key, None)
     selected = rows.select(nw.col(block.key), *(nw.col(c) for c in needed), *masks)
     native: pl.LazyFrame = selected.to_native()

@@ -85,8 +85,18 @@ class SegmentAggregator:
     derived columns, subset masks) that Polars does multi-threaded.
     """
 
-    def __init__(self, key: str, subsets: Sequence[SubsetTask], names: Sequence[str]) -> None:
+    def __init__(
+        self,
+        key: str,
+        subsets: Sequence[SubsetTask],
+        names: Sequence[str],
+        align: tuple[np.ndarray, Sequence[float | None]] | None = None,
+    ) -> None:
+        """``align``: (keys, each feature's value for a key without rows) — the output then has
+        one row per element of those keys, in their order (what a left join of the keys with
+        the per-key result would give, without building the latter)."""
         self.key = key
+        self.align = align
         self.masks = tuple(s.mask for s in subsets)
         self.lasts = tuple(s.last for s in subsets)
         self.names = tuple(names)
@@ -110,7 +120,7 @@ class SegmentAggregator:
             frame = frame.filter(pl.col(self.key).is_not_null())
             keys = frame.get_column(self.key)
         if frame.height == 0:
-            return pl.DataFrame(schema=self.schema)
+            return self._frame(np.empty(0, dtype=np.int64), {n: np.empty(0) for n in self.names})
         k = keys.cast(pl.Int64).to_numpy()
         # Each key's rows in file order: a stable sort of the keys only; the rows themselves are
         # gathered chunk by chunk (no sorted copy of the whole table).
@@ -167,13 +177,27 @@ class SegmentAggregator:
         if parallel:
             _release_freed_memory()
         plan.distinct_counts(leftover)  # the rare nunique that needs Polars: this thread
+        return self._frame(unique_keys, plan.out)
+
+    def _frame(self, keys: np.ndarray, out: dict[str, np.ndarray]) -> pl.DataFrame:
+        """The output frame: one row per key (ascending), or per aligned key."""
+        if self.align is not None:
+            targets, empties = self.align
+            pos = np.searchsorted(keys, targets)
+            if len(keys):
+                np.minimum(pos, len(keys) - 1, out=pos)
+                absent = keys[pos] != targets
+            else:
+                absent = np.ones(len(targets), dtype=bool)
+            for name, empty in zip(self.names, empties, strict=True):
+                values = np.take(out[name], pos) if len(keys) else np.empty(len(targets))
+                values[absent] = np.nan if empty is None else empty
+                out[name] = values
+            keys = np.asarray(targets, dtype=np.int64)
         return pl.DataFrame(
             [
-                pl.Series(self.key, unique_keys, dtype=pl.Int64),
-                *(
-                    pl.Series(n, plan.out.pop(n), dtype=pl.Float64, nan_to_null=True)
-                    for n in self.names
-                ),
+                pl.Series(self.key, keys, dtype=pl.Int64),
+                *(pl.Series(n, out.pop(n), dtype=pl.Float64, nan_to_null=True) for n in self.names),
             ]
         )
 

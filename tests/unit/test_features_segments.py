@@ -234,3 +234,29 @@ def test_last_n_rows_are_those_polars_ranks_in(
                 expected.get_column(name).to_numpy(), nan_ok=True
             ), (last, name)
     assert not got[1].equals(got[3])  # the window matters
+
+
+def test_aligned_output_is_the_left_join_of_the_keys() -> None:
+    """With ``align``, the output has one row per given key, in the given order (duplicates
+    included), keys without rows at each feature's empty value — what the builder's left join
+    and fill would give."""
+    outputs = (Output("X_SUM", "sum"), Output("X_MAX", "max"))
+    names = [o.name for o in outputs]
+    data = pl.DataFrame({"K": [5, 3, 5, 9], "X": [1.0, 2.0, 4.0, None]})
+    plain = SegmentAggregator("K", [SubsetTask(None, (ColumnTask("X", outputs),))], names)
+    targets = np.array([9, 1, 5, 3, 5, 100], dtype=np.int64)
+    aligned = SegmentAggregator(
+        "K", [SubsetTask(None, (ColumnTask("X", outputs),))], names, align=(targets, [0.0, None])
+    )
+    expected = (
+        pl.DataFrame({"K": targets})
+        .join(plain(data), on="K", how="left", maintain_order="left")
+        .with_columns(pl.col("X_SUM").fill_null(0.0))
+    )
+    got = aligned(data)
+    assert got.equals(expected)
+    assert got.get_column("X_SUM").to_list() == [0.0, 0.0, 5.0, 2.0, 5.0, 0.0]
+    assert got.get_column("X_MAX").to_list() == [None, None, 4.0, 2.0, 4.0, None]
+    empty = aligned(data.head(0))
+    assert empty.get_column("K").to_list() == targets.tolist()
+    assert empty.get_column("X_SUM").to_list() == [0.0] * 6
