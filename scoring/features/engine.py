@@ -17,11 +17,11 @@ Plan for one block (``HistoryBlock``):
    result does not depend on row order);
 5. aggregate per key:
 
-   - **Polars** (default): the rows are stably sorted by key (skipped when they already are)
-     before the derived columns, each subset becomes a boolean column, and one
-     ``map_batches`` node aggregates every subset and column of the block in numpy
-     (:mod:`scoring.features.segments`: ``ufunc.reduceat`` over each key's contiguous rows,
-     columns in helper threads — Polars' group-by pays ~100 ns per group per aggregation,
+   - **Polars** (default): each ``where`` subset becomes a boolean column and one
+     ``map_batches`` node aggregates every subset and column of the block
+     (:mod:`scoring.features.segments`: keys put in order without sorting the table, chunks of
+     whole groups, a compiled one-pass kernel per column and chunk in helper threads, ``last``
+     N windows ranked there too — Polars' group-by pays ~100 ns per group per aggregation,
      which dominated with ~300 k clients × ~950 aggregates). Joins keep the row order
      (``maintain_order="left"``), so a client's rows are reduced in file order, the order in
      which the API path gets them: one client's records (same plan) give the batch's bits.

@@ -1,16 +1,22 @@
-"""Grouped aggregation in numpy — the aggregation step of the engine's Polars path.
+"""Grouped aggregation in numpy and numba — the aggregation step of the engine's Polars path.
 
 Why not Polars' ``group_by``: the history tables have many small groups (~300 k clients with
 ~5 previous applications or bureau credits each, 1.7 M bureau credits with ~16 monthly rows
 each) and the spec asks for ~950 aggregates. Polars' in-memory group-by pays ~100 ns per group
-*per aggregation* on these shapes (it slices every group for every expression); its streaming
-group-by is 2-3x cheaper but adds partial sums in an order that depends on thread scheduling.
-Here the rows arrive sorted by key (a stable sort in the Polars plan, which keeps each key's
-rows in file order), so every group is a contiguous run and ``np.add.reduceat`` /
-``np.fmin.reduceat`` reduce all groups of a column in one pass, releasing the GIL; columns run
-in helper threads. Category shares are one ``bincount`` per text column (all its levels at
-once) instead of one aggregation per level. On 1.66 M previous applications of 338 k clients
-this is ~5 ms per aggregate instead of ~40 ms (full-scale figures in docs/features.md).
+*per aggregation* on these shapes (it slices every group for every expression); numpy's
+``ufunc.reduceat`` still pays ~20 ns per group per aggregate.
+
+How: the rows are never sorted as a table. The keys alone are put in order (a stable argsort,
+or of their runs when the input comes in runs of one key, as bureau_balance does), and the
+groups are cut into chunks of whole groups of ~128 k rows. For each column (converted to numpy
+once, in the thread Polars runs this node in) a helper thread gathers each chunk's rows in key
+order and a compiled kernel (:mod:`scoring.features.kernels`, numba, GIL released) computes
+count, sum, min, max and the two-pass variance of every group of every subset in one pass over
+the rows, with no per-group cost. Category shares are one ``bincount`` per text column and
+chunk (all its levels at once); distinct counts sort (group, value) pairs per chunk. Subsets
+are boolean columns from the Polars plan (``where``) or computed here per chunk (``last`` N:
+rows at or above each key's N-th highest value). Client blocks can come out aligned to the
+applications (one row per application key), so the builder needs no join.
 
 Semantics — the same as the generic Narwhals ``group_by`` path and the pandas reference (tests
 compare all three): ``null``/NaN is missing; ``count`` counts non-missing values; ``sum`` is 0
@@ -19,9 +25,10 @@ and ``var`` (ddof=1) over fewer than two; a category share is rows of that level
 with a missing category count in the denominator). Each key gives one output row (ascending
 key order).
 
-Bits: ``reduceat`` sums a run pairwise, and the result depends only on the run's values and
-their order — not on where the run sits in memory or what surrounds it (tested). One client's
-records alone (the API path) therefore give exactly the bits of the full table (the batch).
+Bits: the kernel adds a group's values one after the other, in input order, starting from 0 —
+the result depends only on that group's values and their order, not on what surrounds them
+(tested). One client's records alone (the API path) therefore give exactly the bits of the full
+table (the batch).
 """
 
 from __future__ import annotations
