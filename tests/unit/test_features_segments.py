@@ -260,3 +260,20 @@ def test_aligned_output_is_the_left_join_of_the_keys() -> None:
     empty = aligned(data.head(0))
     assert empty.get_column("K").to_list() == targets.tolist()
     assert empty.get_column("X_SUM").to_list() == [0.0] * 6
+
+
+def test_floats_of_a_chunked_sliced_column_with_nulls() -> None:
+    """Columns arrive in many chunks (parquet row groups), possibly sliced: every value lands in
+    its place, missing ones as NaN."""
+    from scoring.features.segments import _floats
+
+    parts = [
+        pl.Series([1.0, None, 3.0, 4.0, None, 6.0, 7.0, 8.0, 9.0]),
+        pl.Series([10.0, 11.0]),
+        pl.Series([None, 13.0, None]),
+    ]
+    whole = pl.concat(parts, rechunk=False)
+    assert whole.n_chunks() == 3
+    for series in (whole, whole.slice(2, 10), pl.Series([1, None, 3]), pl.Series([2.5, 3.5])):
+        expected = np.array([np.nan if v is None else v for v in series.to_list()])
+        np.testing.assert_array_equal(_floats(series), expected)
