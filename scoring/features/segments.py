@@ -193,9 +193,9 @@ class SegmentAggregator:
             pos = np.searchsorted(keys, targets)
             if len(keys):
                 np.minimum(pos, len(keys) - 1, out=pos)
-                absent = keys[pos] != targets
+                absent = np.flatnonzero(keys[pos] != targets)  # positions: cheaper than a mask
             else:
-                absent = np.ones(len(targets), dtype=bool)
+                absent = np.arange(len(targets))
             for name, empty in zip(self.names, empties, strict=True):
                 values = np.take(out[name], pos) if len(keys) else np.empty(len(targets))
                 values[absent] = np.nan if empty is None else empty
