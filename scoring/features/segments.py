@@ -273,7 +273,7 @@ class _Plan:
             elif last is not None:
                 take = last.take(rows, number, g1 - g0)
             takes.append(every if take is None else take)
-            subsets.append(_Segments(number if take is None else number[take], g1 - g0))
+            subsets.append(_Segments(number if take is None else np.take(number, take), g1 - g0))
         return _Layout(g0, g1, rows, takes, subsets)
 
     def numeric_column(self, values: np.ndarray, uses: _Uses) -> list[_Distinct]:
@@ -300,7 +300,7 @@ class _Plan:
                     _numeric(out, outputs, lay.subsets[i], x, lay.takes[i])
                 for i, name in pairs:
                     assert span is not None
-                    out[name] = _distinct_pairs(lay.subsets[i], x[lay.takes[i]], *span)
+                    out[name] = _distinct_pairs(lay.subsets[i], np.take(x, lay.takes[i]), *span)
                 self._store(lay, out)
         return leftover
 
@@ -313,7 +313,7 @@ class _Plan:
                 c = _rows(codes, lay.rows)
                 out: dict[str, np.ndarray] = {}
                 for i, outputs in uses:
-                    _text(out, outputs, lay.subsets[i], c[lay.takes[i]], n_levels, levels)
+                    _text(out, outputs, lay.subsets[i], np.take(c, lay.takes[i]), n_levels, levels)
                 self._store(lay, out)
         return []
 
@@ -364,7 +364,7 @@ class _LastN:
         """Positions (within the chunk) of the kept rows; ``number``: group of each row."""
         x = _rows(self.values, rows)
         idx = np.flatnonzero(~np.isnan(x))
-        x, number = x[idx], number[idx]
+        x, number = np.take(x, idx), np.take(number, idx)
         if self.span is not None:  # one int64 sort: group ascending, value descending
             low, width = self.span
             high = low + width - 1
@@ -379,7 +379,7 @@ class _LastN:
         full = counts >= self.n
         threshold = np.full(size, -np.inf)
         threshold[full] = ranked[first[full] + self.n - 1]
-        return idx[x >= threshold[number]]
+        return idx[x >= np.take(threshold, number)]
 
 
 def _whole_number_span(values: np.ndarray, groups: int) -> tuple[float, int] | None:
