@@ -140,7 +140,7 @@ def aggregate_block(
             rows = rows.with_columns(*(nw.col(c).fill_null(0.0) for c in zero))
     if rows.implementation is not nw.Implementation.POLARS:
         return _aggregate_grouped(block, _with_derived(rows, block))
-    return _aggregate_segments(block, _with_derived(rows, block), align)
+    return _aggregate_segments(block, _with_derived(rows, block, booleans=True), align)
 
 
 def _left_join(rows: nw.LazyFrame[Any], child: nw.LazyFrame[Any], on: str) -> nw.LazyFrame[Any]:
@@ -287,15 +287,30 @@ def _prepare(block: HistoryBlock, source: nw.LazyFrame[Any]) -> nw.LazyFrame[Any
     return source.select(*exprs)
 
 
-def _with_derived(rows: nw.LazyFrame[Any], block: HistoryBlock) -> nw.LazyFrame[Any]:
-    """Derived columns in dependency order; one ``with_columns`` per batch of independent ones."""
+def _with_derived(
+    rows: nw.LazyFrame[Any], block: HistoryBlock, *, booleans: bool = False
+) -> nw.LazyFrame[Any]:
+    """Derived columns in dependency order; one ``with_columns`` per batch of independent ones.
+
+    Float64, except with ``booleans`` (the numpy step, which reads a Boolean column's bits as
+    0/1/NaN): a logical column (flags such as ``LATE``) that no other derived column or subset
+    reads stays Boolean — 1 bit instead of 8 bytes per row until numpy.
+    """
+    read = {c for d in block.derived for c in ex.columns(d.node)}
+    for sub in block.subsets:
+        read |= ex.columns(sub.where) if sub.where is not None else set()
+        read |= {str(sub.by)} if sub.by is not None else set()
     batch: list[nw.Expr] = []
     names: set[str] = set()
     for d in block.derived:
         if ex.columns(d.node) & names:
             rows = rows.with_columns(*batch)
             batch, names = [], set()
-        batch.append(ex.to_narwhals(d.node).cast(nw.Float64).alias(d.name))
+        if booleans and ex.is_logical(d.node) and d.name not in read:
+            expr = ex.to_narwhals_bool(d.node)
+        else:
+            expr = ex.to_narwhals(d.node).cast(nw.Float64)
+        batch.append(expr.alias(d.name))
         names.add(d.name)
     return rows.with_columns(*batch) if batch else rows
 

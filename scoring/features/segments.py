@@ -444,16 +444,18 @@ def _codes(series: pl.Series) -> tuple[np.ndarray, int, tuple[str, ...] | None]:
 
 
 def _floats(series: pl.Series) -> np.ndarray:
-    """Float64 values as one contiguous numpy array, NaN for missing.
+    """Float64 values (Boolean: 1.0/0.0) as one contiguous numpy array, NaN for missing.
 
     Polars hands over a column in many chunks (one per parquet row group); filling the nulls
     in Polars and then concatenating for numpy wrote every column twice into fresh memory.
     Here each chunk's Arrow buffers are copied once into one numpy array and its nulls set to
     NaN from the validity bitmap. A single chunk without nulls is a view (no copy).
     """
-    series = series.cast(pl.Float64)
+    flags = series.dtype == pl.Boolean  # 1/0 from the bits (no Float64 column in Polars)
+    if not flags:
+        series = series.cast(pl.Float64)
     chunks = series.get_chunks()
-    if len(chunks) == 1 and not series.null_count():
+    if not flags and len(chunks) == 1 and not series.null_count():
         return series.to_numpy()
     out = np.empty(len(series))
     start = 0
@@ -462,7 +464,11 @@ def _floats(series: pl.Series) -> np.ndarray:
         n = len(arrow)
         validity, data = arrow.buffers()[:2]
         part = out[start : start + n]
-        part[:] = np.frombuffer(data, dtype=np.float64, count=n, offset=8 * arrow.offset)
+        if flags:
+            bits = np.frombuffer(data, dtype=np.uint8)
+            part[:] = np.unpackbits(bits, count=arrow.offset + n, bitorder="little")[arrow.offset :]
+        else:
+            part[:] = np.frombuffer(data, dtype=np.float64, count=n, offset=8 * arrow.offset)
         if arrow.null_count:
             bits = np.frombuffer(validity, dtype=np.uint8)
             valid = np.unpackbits(bits, count=arrow.offset + n, bitorder="little")

@@ -274,6 +274,14 @@ def test_floats_of_a_chunked_sliced_column_with_nulls() -> None:
     ]
     whole = pl.concat(parts, rechunk=False)
     assert whole.n_chunks() == 3
-    for series in (whole, whole.slice(2, 10), pl.Series([1, None, 3]), pl.Series([2.5, 3.5])):
-        expected = np.array([np.nan if v is None else v for v in series.to_list()])
+    flags = pl.concat(
+        [
+            pl.Series([True, None, False, True, True, False, False, True, True, None]),
+            pl.Series([False, True]),
+        ],
+        rechunk=False,
+    )
+    cases = (whole, whole.slice(2, 10), pl.Series([1, None, 3]), pl.Series([2.5, 3.5]))
+    for series in (*cases, flags, flags.slice(3, 8), pl.Series([True, False])):
+        expected = np.array([np.nan if v is None else float(v) for v in series.to_list()])
         np.testing.assert_array_equal(_floats(series), expected)
