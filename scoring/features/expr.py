@@ -31,6 +31,7 @@ from __future__ import annotations
 import ast
 import functools
 import math
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -288,13 +289,14 @@ def _kleene(node: Node, compared: set[str], connectives: list[str]) -> nw.Expr:
     return args[0] & args[1] if node.fn == "and" else args[0] | args[1]
 
 
-_CMP: dict[str, Callable[[nw.Expr, nw.Expr], nw.Expr]] = {
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
+#: The comparison operators, for Narwhals expressions and Python scalars alike.
+_CMP: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 
 
@@ -578,7 +580,7 @@ def _scalar_cmp(node: Cmp) -> Any:
             return 1.0 if (a == b) == equal else 0.0
 
         return text_cmp
-    op = _SC_CMP[node.op]
+    op = _CMP[node.op]
 
     def cmp(d: Mapping[str, Any]) -> float:
         a, b = left(d), right(d)
@@ -610,16 +612,6 @@ def _scalar_binop(node: BinOp) -> Any:
             return float(np.power(np.array([left(d)], dtype=np.float64), right(d))[0])
 
     return power
-
-
-_SC_CMP: dict[str, Callable[[float, float], bool]] = {
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
 
 
 def _s_sum(args: list[float]) -> float:

@@ -223,8 +223,17 @@ class _Layout:
     g0: int
     g1: int
     rows: slice | np.ndarray  # a slice when the input is in key order (no gather)
-    takes: list[np.ndarray]
-    subsets: list[_Segments]
+    takes: list[np.ndarray | None]  # None: every row of the chunk
+    numbers: list[np.ndarray]  # per subset: the group (0..size-1, non-decreasing) of each row
+    every: np.ndarray  # 0..rows-1, the kernel's index for the subsets of every row
+
+    @property
+    def size(self) -> int:
+        return self.g1 - self.g0
+
+    def index(self, subset: int) -> np.ndarray:
+        take = self.takes[subset]
+        return self.every if take is None else take
 
 
 class _Plan:
@@ -263,18 +272,16 @@ class _Plan:
         rows: slice | np.ndarray = slice(lo, hi) if self.order is None else self.order[lo:hi]
         number = np.cumsum(self.new[lo:hi], dtype=np.int64)
         number -= 1
-        every = np.arange(hi - lo)
-        takes: list[np.ndarray] = []
-        subsets: list[_Segments] = []
+        takes: list[np.ndarray | None] = []
         for mask, last in zip(self.masks, self.lasts, strict=True):
             take = None
             if mask is not None:
                 take = np.flatnonzero(mask[rows])
             elif last is not None:
                 take = last.take(rows, number, g1 - g0)
-            takes.append(every if take is None else take)
-            subsets.append(_Segments(number if take is None else np.take(number, take), g1 - g0))
-        return _Layout(g0, g1, rows, takes, subsets)
+            takes.append(take)
+        numbers = [number if t is None else np.take(number, t) for t in takes]
+        return _Layout(g0, g1, rows, takes, numbers, np.arange(hi - lo))
 
     def numeric_column(self, values: np.ndarray, uses: _Uses) -> list[_Distinct]:
         """Every aggregation of one numeric column, chunk by chunk."""
@@ -297,10 +304,11 @@ class _Plan:
                 x = _rows(values, lay.rows)  # one gather per chunk, shared by the subsets
                 out: dict[str, np.ndarray] = {}
                 for i, outputs in plain:
-                    _numeric(out, outputs, lay.subsets[i], x, lay.takes[i])
+                    _numeric(out, outputs, lay.numbers[i], lay.size, x, lay.index(i))
                 for i, name in pairs:
                     assert span is not None
-                    out[name] = _distinct_pairs(lay.subsets[i], np.take(x, lay.takes[i]), *span)
+                    values_i = _pick(x, lay.takes[i])
+                    out[name] = _distinct_pairs(lay.numbers[i], lay.size, values_i, *span)
                 self._store(lay, out)
         return leftover
 
@@ -313,7 +321,8 @@ class _Plan:
                 c = _rows(codes, lay.rows)
                 out: dict[str, np.ndarray] = {}
                 for i, outputs in uses:
-                    _text(out, outputs, lay.subsets[i], np.take(c, lay.takes[i]), n_levels, levels)
+                    codes_i = _pick(c, lay.takes[i])
+                    _text(out, outputs, lay.numbers[i], lay.size, codes_i, n_levels, levels)
                 self._store(lay, out)
         return []
 
@@ -323,7 +332,7 @@ class _Plan:
             return self.masks[subset]
         mask = np.zeros(self.rows, dtype=bool)
         for lay in self.layouts:
-            take = lay.takes[subset]
+            take = lay.index(subset)
             mask[take + lay.rows.start if isinstance(lay.rows, slice) else lay.rows[take]] = True
         return mask
 
@@ -385,9 +394,7 @@ class _LastN:
 def _whole_number_span(values: np.ndarray, groups: int) -> tuple[float, int] | None:
     """(lowest value, width) when the non-missing values are whole numbers whose (group, value)
     pairs fit an int64 for ``groups`` groups (ids, versions, day counts); else None."""
-    from scoring.features import kernels
-
-    whole, low, high = kernels.whole_number_range(values)
+    whole, low, high = _kernels().whole_number_range(values)
     if not whole or not math.isfinite(high - low):
         return None
     width = int(high - low + 1)
@@ -412,14 +419,6 @@ def _release_freed_memory() -> None:
 
 
 _MALLOC_TRIM: Any = None
-
-
-class _Segments:
-    """One subset's rows in a chunk: the group (0..size-1, non-decreasing) of each row."""
-
-    def __init__(self, number: np.ndarray, size: int) -> None:
-        self.number = number
-        self.size = size
 
 
 def _codes(series: pl.Series) -> tuple[np.ndarray, int, tuple[str, ...] | None]:
@@ -480,14 +479,16 @@ def _floats(series: pl.Series) -> np.ndarray:
 def _numeric(
     out: dict[str, np.ndarray],
     outputs: Sequence[Output],
-    seg: _Segments,
+    number: np.ndarray,
+    size: int,
     x: np.ndarray,
     take: np.ndarray,
 ) -> None:
     """Aggregations of one numeric column (NaN = missing) over one subset's rows of a chunk:
-    ``x[take]``, each group's rows together (:func:`_group_stats`)."""
+    ``x[take]``, each group's rows together (:func:`scoring.features.kernels.group_stats`)."""
     want_var = any(o.agg == "var" for o in outputs)
-    count, total, low, high, var = _group_stats(x, take, seg.number, seg.size, want_var)
+    stats = _kernels().group_stats(x, take, number, size, want_var)
+    count, total, low, high, var = stats
     for o in outputs:
         if o.agg == "count":
             out[o.name] = count
@@ -506,44 +507,44 @@ def _numeric(
 
 
 def compile_kernels() -> None:
-    """Import numba and compile (or load from its cache) the aggregation kernel now: ~1 s that
+    """Import numba and compile (or load from its cache) the aggregation kernels now: ~1 s that
     the API pays at start-up and the batch in a background thread while Polars reads the
     first table, rather than in the first aggregation."""
-    from scoring.features import kernels  # numba: imported on first use only (~0.5 s)
+    _kernels().compile_all()
 
-    kernels.compile_all()
+
+def _kernels() -> Any:
+    """:mod:`scoring.features.kernels`, imported on first use (numba takes ~0.5 s to import)."""
+    from scoring.features import kernels
+
+    return kernels
 
 
 def _rows(values: np.ndarray, rows: slice | np.ndarray) -> np.ndarray:
     """A chunk's values in key order: a view of a range, or a (compiled) gather."""
     if isinstance(rows, slice):
         return values[rows]
-    from scoring.features import kernels
-
-    out: np.ndarray = kernels.gather(values, rows)
+    out: np.ndarray = _kernels().gather(values, rows)
     return out
 
 
-def _group_stats(
-    x: np.ndarray, take: np.ndarray, number: np.ndarray, size: int, want_var: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from scoring.features import kernels
-
-    result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-    result = kernels.group_stats(x, take, number, size, want_var)
-    return result
+def _pick(values: np.ndarray, take: np.ndarray | None) -> np.ndarray:
+    """A subset's values within a chunk (all of them when ``take`` is None)."""
+    return values if take is None else np.take(values, take)
 
 
-def _distinct_pairs(seg: _Segments, x: np.ndarray, low: float, width: int) -> np.ndarray:
+def _distinct_pairs(
+    number: np.ndarray, size: int, x: np.ndarray, low: float, width: int
+) -> np.ndarray:
     """Distinct non-missing whole numbers per group of one chunk: sorted (group, value) pairs."""
     valid = ~np.isnan(x)
-    pairs = seg.number[valid] * width
+    pairs = number[valid] * width
     pairs += (x[valid] - low).astype(np.int64)
     pairs.sort()
     first = np.empty(len(pairs), dtype=bool)
     first[:1] = True
     np.not_equal(pairs[1:], pairs[:-1], out=first[1:])
-    return np.bincount(pairs[first] // width, minlength=seg.size).astype(np.float64)
+    return np.bincount(pairs[first] // width, minlength=size).astype(np.float64)
 
 
 def _stable_order(keys: np.ndarray) -> np.ndarray | None:
@@ -593,7 +594,8 @@ def _distinct(number: np.ndarray, x: np.ndarray, size: int) -> np.ndarray:
 def _text(
     out: dict[str, np.ndarray],
     outputs: Sequence[Output],
-    seg: _Segments,
+    number: np.ndarray,
+    size: int,
     codes: np.ndarray,
     n_levels: int,
     levels: tuple[str, ...] | None,
@@ -601,12 +603,12 @@ def _text(
     """Shares, count and nunique of one text column: one bincount over (level, group)."""
     width = n_levels + 1  # the last code is "missing"
     index = codes.astype(np.int64)  # level-major: one contiguous row of counts per level
-    index *= seg.size
-    index += seg.number
-    counts = np.bincount(index, minlength=width * seg.size)
+    index *= size
+    index += number
+    counts = np.bincount(index, minlength=width * size)
     del index
-    counts = counts.reshape(width, seg.size)
-    rows = np.bincount(seg.number, minlength=seg.size)
+    counts = counts.reshape(width, size)
+    rows = np.bincount(number, minlength=size)
     for o in outputs:
         if o.agg == "share":
             if levels is None or o.level not in levels:
