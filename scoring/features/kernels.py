@@ -14,6 +14,8 @@ def compile_all() -> None:
     group_stats(np.zeros(1), one, one, 1, True)
     gather(np.zeros(1), one)
     whole_number_range(np.zeros(1))
+    key_range(one)
+    counting_order(one, 0, 1)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -107,3 +109,43 @@ def whole_number_range(values: np.ndarray) -> tuple[bool, float, float]:  # prag
     if not seen:
         return False, np.nan, np.nan
     return whole, low, high
+
+
+@numba.njit(nogil=True, cache=True)
+def key_range(keys: np.ndarray) -> tuple[int, int, bool]:  # pragma: no cover
+    """(lowest, highest, non-decreasing) of int64 keys in one pass (at least one key)."""
+    low = keys[0]
+    high = keys[0]
+    ascending = True
+    for i in range(1, len(keys)):
+        k = keys[i]
+        if k < low:
+            low = k
+        if k > high:
+            high = k
+        if k < keys[i - 1]:
+            ascending = False
+    return low, high, ascending
+
+
+@numba.njit(nogil=True, cache=True)
+def counting_order(
+    keys: np.ndarray, low: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+    """(order, counts): a stable counting sort of int64 keys in ``low .. low + width - 1`` —
+    ``order`` lists the rows key by key, each key's rows in input order; ``counts[v]`` is the
+    number of rows of key ``low + v``."""
+    counts = np.zeros(width, dtype=np.int64)
+    for i in range(len(keys)):
+        counts[keys[i] - low] += 1
+    nxt = np.empty(width, dtype=np.int64)
+    total = 0
+    for v in range(width):
+        nxt[v] = total
+        total += counts[v]
+    order = np.empty(len(keys), dtype=np.int64)
+    for i in range(len(keys)):
+        v = keys[i] - low
+        order[nxt[v]] = i
+        nxt[v] += 1
+    return order, counts

@@ -128,17 +128,11 @@ class SegmentAggregator:
             keys = frame.get_column(self.key)
         if frame.height == 0:
             return self._frame(np.empty(0, dtype=np.int64), {n: np.empty(0) for n in self.names})
-        k = keys.cast(pl.Int64).to_numpy()
-        # Each key's rows in file order: a stable sort of the keys only; the rows themselves are
-        # gathered chunk by chunk (no sorted copy of the whole table).
-        order = _stable_order(k)
-        ks = k if order is None else k[order]
-        new = np.empty(len(ks), dtype=bool)
-        new[0] = True
-        np.not_equal(ks[1:], ks[:-1], out=new[1:])
-        starts = np.flatnonzero(new)  # first row of each group, in key order
-        unique_keys = ks[starts]
-        del ks, k
+        # Each key's rows in file order: the keys alone are put in order; the rows themselves
+        # are gathered chunk by chunk (no sorted copy of the whole table).
+        order, starts, unique_keys = _key_groups(keys.cast(pl.Int64).to_numpy())
+        new = np.zeros(frame.height, dtype=bool)  # in key order: the row starts a group
+        new[starts] = True
         masks = [
             None if m is None else frame.get_column(m).fill_null(value=False).to_numpy()
             for m in self.masks
@@ -547,31 +541,38 @@ def _distinct_pairs(
     return np.bincount(pairs[first] // width, minlength=size).astype(np.float64)
 
 
-def _stable_order(keys: np.ndarray) -> np.ndarray | None:
-    """The rows in key order, each key's rows in input order (None: already so).
+def _key_groups(keys: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """(order, starts, unique keys): the rows in key order, each key's rows in input order
+    (None: the input is already so); the first row of each key's group in that order; the
+    keys, ascending.
 
-    History tables come in runs — a loan's monthly rows or instalments one after another, all
-    of one client — so the runs are sorted (stably) rather than the rows: ~0.05 instead of
-    0.6 s for 13 M instalments in 0.5 M runs. Without runs it is a plain stable argsort.
+    Keys are ids in a modest range (SK_ID_CURR, SK_ID_BUREAU), so the order is a counting sort
+    (compiled): two passes over the keys, against ~0.2 s for a stable argsort of 1.7 M keys.
+    Keys spread over a range much wider than the rows fall back to the argsort.
     """
+    kernels = _kernels()
     n = len(keys)
-    change = np.empty(n, dtype=bool)
-    change[:1] = True
-    np.not_equal(keys[1:], keys[:-1], out=change[1:])
-    run_starts = np.flatnonzero(change)
-    del change
-    run_keys = keys[run_starts]
-    if bool(np.all(run_keys[1:] >= run_keys[:-1])):
-        return None
-    if len(run_starts) > n // 4:
-        return np.argsort(keys, kind="stable")
-    perm = np.argsort(run_keys, kind="stable")
-    lengths = np.diff(np.append(run_starts, n))[perm]
-    shift = run_starts[perm]
-    shift -= np.cumsum(lengths) - lengths  # input row - output row, for every row of a run
-    order = np.repeat(shift, lengths)
-    order += np.arange(n, dtype=order.dtype)
-    return order
+    low, high, ascending = kernels.key_range(keys)
+    if ascending:
+        new = np.empty(n, dtype=bool)
+        new[:1] = True
+        np.not_equal(keys[1:], keys[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        return None, starts, keys[starts]
+    width = int(high) - int(low) + 1
+    if width <= max(4 * n, 1 << 16):
+        order, counts = kernels.counting_order(keys, low, width)
+        present = np.flatnonzero(counts)
+        sizes = counts[present]
+        starts = np.cumsum(sizes) - sizes
+        return order, starts, present + low
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    new = np.empty(n, dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    return order, starts, ordered[starts]
 
 
 def _distinct(number: np.ndarray, x: np.ndarray, size: int) -> np.ndarray:

@@ -157,19 +157,24 @@ def test_chunk_size_does_not_change_any_bit(
     [
         [1, 1, 1, 2, 2, 3],  # sorted
         [5] * 4 + [2] * 3 + [5] * 5 + [1] * 2 + [2] * 6,  # runs out of order
-        [3, 1, 2, 1, 3, 2, 1, 3],  # no runs: a plain stable argsort
+        [3, 1, 2, 1, 3, 2, 1, 3],  # no runs
         [7],
+        [-3, 10**6, -3, 0, 10**6, 17],  # negative, gaps (counting sort)
+        [10**15, 3, 10**15, -(10**15), 3],  # a range far wider than the rows (argsort)
     ],
-    ids=["sorted", "runs", "no runs", "one row"],
+    ids=["sorted", "runs", "no runs", "one row", "gaps", "sparse"],
 )
-def test_stable_order_is_a_stable_argsort(keys: list[int]) -> None:
-    from scoring.features.segments import _stable_order
+def test_key_groups_are_those_of_a_stable_argsort(keys: list[int]) -> None:
+    from scoring.features.segments import _key_groups
 
     k = np.array(keys, dtype=np.int64)
-    order = _stable_order(k)
+    order, starts, unique = _key_groups(k)
     expected = np.argsort(k, kind="stable")
     got = np.arange(len(k)) if order is None else order
     assert got.tolist() == expected.tolist()
+    assert unique.tolist() == sorted(set(keys))
+    ordered = k[expected]
+    assert starts.tolist() == [ordered.tolist().index(u) for u in unique.tolist()]
 
 
 @pytest.mark.parametrize("whole", [True, False], ids=["whole numbers", "fractions"])
