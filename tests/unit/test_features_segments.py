@@ -267,6 +267,37 @@ def test_aligned_output_is_the_left_join_of_the_keys() -> None:
     assert empty.get_column("X_SUM").to_list() == [0.0] * 6
 
 
+@pytest.mark.parametrize("chunk_rows", [2, 1 << 17])
+def test_aligned_output_with_unique_keys_is_written_in_place(
+    monkeypatch: pytest.MonkeyPatch, chunk_rows: int
+) -> None:
+    """Unique keys (the batch): each key's values go straight to its row — keys with rows but
+    not asked for are dropped, asked keys without rows get the empty values, distinct counts
+    of fractions (the Polars path) included."""
+    from scoring.features import segments
+
+    monkeypatch.setattr(segments, "CHUNK_ROWS", chunk_rows)
+    monkeypatch.setattr(segments, "PARALLEL_ROWS", 0)
+    outputs = (Output("X_SUM", "sum"), Output("X_MAX", "max"), Output("X_NUNIQUE", "nunique"))
+    names = [o.name for o in outputs]
+    data = pl.DataFrame(
+        {"K": [5, 3, 7, 5, 9, 7, 3], "X": [1.5, 2.25, 8.0, 4.5, None, 8.0, 2.25]},
+        schema_overrides={"K": pl.Int64},
+    )
+    tasks = [SubsetTask(None, (ColumnTask("X", outputs),))]
+    targets = np.array([9, 1, 5, 3, 100], dtype=np.int64)  # 7 has rows but is not asked for
+    got = SegmentAggregator("K", tasks, names, align=(targets, [0.0, None, 0.0]))(data)
+    expected = (
+        pl.DataFrame({"K": targets})
+        .join(SegmentAggregator("K", tasks, names)(data), on="K", how="left", maintain_order="left")
+        .with_columns(pl.col("X_SUM", "X_NUNIQUE").fill_null(0.0))
+    )
+    assert got.equals(expected)
+    assert got.get_column("X_SUM").to_list() == [0.0, 0.0, 6.0, 4.5, 0.0]
+    assert got.get_column("X_MAX").to_list() == [None, None, 4.5, 2.25, None]
+    assert got.get_column("X_NUNIQUE").to_list() == [0.0, 0.0, 2.0, 1.0, 0.0]
+
+
 def test_floats_of_a_chunked_sliced_column_with_nulls() -> None:
     """Columns arrive in many chunks (parquet row groups), possibly sliced: every value lands in
     its place, missing ones as NaN."""
