@@ -222,9 +222,9 @@ class SegmentAggregator:
         parts = [pl.DataFrame({self.key: np.asarray(keys, dtype=np.int64)})]
         for i in range(0, len(self.names), OUTPUT_BATCH):
             batch = self.names[i : i + OUTPUT_BATCH]
-            values = pl.DataFrame({n: out.pop(n) for n in batch})
-            parts.append(values.select(pl.all().fill_nan(None)))
-            del values
+            columns = pl.DataFrame({n: out.pop(n) for n in batch})
+            parts.append(columns.select(pl.all().fill_nan(None)))
+            del columns
         return pl.concat(parts, how="horizontal")
 
 
