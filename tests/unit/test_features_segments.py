@@ -168,10 +168,12 @@ def test_key_groups_are_those_of_a_stable_argsort(keys: list[int]) -> None:
     from scoring.features.segments import _key_groups
 
     k = np.array(keys, dtype=np.int64)
-    order, starts, unique = _key_groups(k)
+    order, dest, starts, unique = _key_groups(k)
     expected = np.argsort(k, kind="stable")
     got = np.arange(len(k)) if order is None else order
     assert got.tolist() == expected.tolist()
+    where = np.arange(len(k)) if dest is None else dest
+    assert where[expected].tolist() == list(range(len(k)))  # dest inverts order
     assert unique.tolist() == sorted(set(keys))
     ordered = k[expected]
     assert starts.tolist() == [ordered.tolist().index(u) for u in unique.tolist()]
@@ -298,10 +300,11 @@ def test_aligned_output_with_unique_keys_is_written_in_place(
     assert got.get_column("X_NUNIQUE").to_list() == [0.0, 0.0, 2.0, 1.0, 0.0]
 
 
-def test_floats_of_a_chunked_sliced_column_with_nulls() -> None:
+def test_numbers_of_a_chunked_sliced_column_with_nulls_land_in_key_order() -> None:
     """Columns arrive in many chunks (parquet row groups), possibly sliced: every value lands in
-    its place, missing ones as NaN."""
-    from scoring.features.segments import _floats
+    its place — in input order, or at its position in key order — missing ones as NaN, flags
+    as 1/0."""
+    from scoring.features.segments import _Numbers
 
     parts = [
         pl.Series([1.0, None, 3.0, 4.0, None, 6.0, 7.0, 8.0, 9.0]),
@@ -318,6 +321,13 @@ def test_floats_of_a_chunked_sliced_column_with_nulls() -> None:
         rechunk=False,
     )
     cases = (whole, whole.slice(2, 10), pl.Series([1, None, 3]), pl.Series([2.5, 3.5]))
+    rng = np.random.default_rng(2)
     for series in (*cases, flags, flags.slice(3, 8), pl.Series([True, False])):
         expected = np.array([np.nan if v is None else float(v) for v in series.to_list()])
-        np.testing.assert_array_equal(_floats(series), expected)
+        np.testing.assert_array_equal(_Numbers(series).values(None), expected)
+        dest = rng.permutation(len(series))
+        placed = np.full(len(series) + 3, -1.0)  # a reused, longer buffer
+        got = _Numbers(series).values(dest, placed)
+        in_order = np.empty(len(series))
+        in_order[dest] = expected
+        np.testing.assert_array_equal(got, in_order)
