@@ -14,7 +14,7 @@ def compile_all() -> None:
     group_stats(np.zeros(1), one, one, 1, True)
     whole_number_range(np.zeros(1))
     key_range(one)
-    counting_order(one, 0, 1)
+    counting_order(one, 0, 1, np.empty(1, dtype=np.int64), np.empty(1, dtype=np.int64))
     bits = np.ones(1, dtype=np.uint8)
     place_floats(np.zeros(1), one, 0, np.zeros(1), bits, 0, 1)
     place_flags(np.zeros(1), one, 0, bits, bits, 0, 1)
@@ -173,11 +173,12 @@ def key_range(keys: np.ndarray) -> tuple[int, int, bool]:  # pragma: no cover
 
 @numba.njit(nogil=True, cache=True)
 def counting_order(
-    keys: np.ndarray, low: int, width: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
-    """(order, dest, counts): a stable counting sort of int64 keys in ``low .. low + width -
-    1`` — ``order`` lists the rows key by key, each key's rows in input order; ``dest[i]`` is
-    the position of row ``i`` in it; ``counts[v]`` is the number of rows of key ``low + v``."""
+    keys: np.ndarray, low: int, width: int, order: np.ndarray, dest: np.ndarray
+) -> np.ndarray:  # pragma: no cover
+    """A stable counting sort of int64 keys in ``low .. low + width - 1``: fills ``order``
+    (the rows key by key, each key's rows in input order) and ``dest`` (``dest[i]``: the
+    position of row ``i`` in ``order``); returns ``counts`` (``counts[v]``: the rows of key
+    ``low + v``). The caller allocates the outputs (numpy: huge pages for big arrays)."""
     counts = np.zeros(width, dtype=np.int64)
     for i in range(len(keys)):
         counts[keys[i] - low] += 1
@@ -186,11 +187,9 @@ def counting_order(
     for v in range(width):
         nxt[v] = total
         total += counts[v]
-    order = np.empty(len(keys), dtype=np.int64)
-    dest = np.empty(len(keys), dtype=np.int64)
     for i in range(len(keys)):
         v = keys[i] - low
         order[nxt[v]] = i
         dest[i] = nxt[v]
         nxt[v] += 1
-    return order, dest, counts
+    return counts

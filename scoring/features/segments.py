@@ -196,10 +196,8 @@ class SegmentAggregator:
         if where is None or self.align is None:
             return None
         targets, empties = self.align
-        return {
-            name: np.full(len(targets), np.nan if empty is None else empty)
-            for name, empty in zip(self.names, empties, strict=True)
-        }
+        fills = np.array([np.nan if e is None else e for e in empties], dtype=np.float64)
+        return _arrays(self.names, len(targets), fills)
 
     def _frame(
         self, keys: np.ndarray, out: dict[str, np.ndarray], aligned: bool = False
@@ -229,6 +227,19 @@ class SegmentAggregator:
             parts.append(columns.select(pl.all().fill_nan(None)))
             del columns
         return pl.concat(parts, how="horizontal")
+
+
+def _arrays(
+    names: Sequence[str], length: int, fills: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """One float64 array of ``length`` per name (filled with ``fills[i]`` if given): rows of a
+    single 2-D array. numpy asks the kernel for huge pages for arrays of 4 MiB and more, so a
+    block's outputs cost a few hundred page faults instead of one per 4 KiB (317 features of
+    356 k rows: 0.15 instead of 0.33 s)."""
+    block = np.empty((len(names), length))
+    if fills is not None:
+        block[:] = fills[:, None]
+    return {name: block[i] for i, name in enumerate(names)}
 
 
 def _positions(keys: np.ndarray, targets: np.ndarray) -> np.ndarray | None:
@@ -299,7 +310,7 @@ class _Plan:
         self.layouts: list[_Layout] = []
         self._buffers = threading.local()
         self.where = where
-        self.out = outputs if outputs is not None else {n: np.empty(self.size) for n in names}
+        self.out = outputs if outputs is not None else _arrays(names, self.size)
 
     def chunk_ranges(self, rows: int) -> list[tuple[int, int]]:
         """Ranges of whole groups of about ``rows`` rows each (a bigger group stays whole)."""
@@ -647,7 +658,9 @@ def _key_groups(
         return None, None, starts, keys[starts]
     width = int(high) - int(low) + 1
     if width <= max(4 * n, 1 << 16):
-        order, dest, counts = kernels.counting_order(keys, low, width)
+        order = np.empty(n, dtype=np.int64)
+        dest = np.empty(n, dtype=np.int64)
+        counts = kernels.counting_order(keys, low, width, order, dest)
         present = np.flatnonzero(counts)
         sizes = counts[present]
         starts = np.cumsum(sizes) - sizes
