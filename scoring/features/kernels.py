@@ -18,6 +18,8 @@ def compile_all() -> None:
     bits = np.ones(1, dtype=np.uint8)
     place_floats(np.zeros(1), one, 0, np.zeros(1), bits, 0, 1)
     place_flags(np.zeros(1), one, 0, bits, bits, 0, 1)
+    last_n(np.zeros(1), one, 1)
+    distinct_counts(np.zeros(1), one, one, 1, 0.0, np.full(1, -1, dtype=np.int64), 0)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -193,3 +195,70 @@ def counting_order(
         dest[i] = nxt[v]
         nxt[v] += 1
     return counts
+
+
+@numba.njit(nogil=True, cache=True)
+def last_n(x: np.ndarray, number: np.ndarray, n: int) -> np.ndarray:  # pragma: no cover
+    """Positions of the rows a ``last: n`` window keeps, ascending: the rows (grouped:
+    ``number`` non-decreasing) whose value is at least their group's ``n``-th highest value,
+    duplicates counted — every non-missing row of a group with at most ``n`` of them. Missing
+    values are never kept. That is ``rank(method="min", descending=True) <= n``.
+
+    One pass per group keeps its ``n`` highest values in a small sorted buffer (most values
+    only compare with the lowest of them), then a second pass picks the rows.
+    """
+    m = len(x)
+    out = np.empty(m, dtype=np.int64)
+    top = np.empty(max(n, 1))
+    kept = 0
+    j = 0
+    while j < m:
+        g = number[j]
+        end = j
+        filled = 0
+        while end < m and number[end] == g:
+            v = x[end]
+            end += 1
+            if v != v or (filled == n and not v > top[n - 1]):
+                continue
+            p = filled if filled < n else n - 1
+            while p > 0 and top[p - 1] < v:
+                top[p] = top[p - 1]
+                p -= 1
+            top[p] = v
+            if filled < n:
+                filled += 1
+        threshold = top[n - 1] if filled == n and n > 0 else -np.inf
+        for r in range(j, end):
+            v = x[r]
+            if v == v and v >= threshold and n > 0:
+                out[kept] = r
+                kept += 1
+        j = end
+    return out[:kept]
+
+
+@numba.njit(nogil=True, cache=True)
+def distinct_counts(
+    x: np.ndarray,
+    take: np.ndarray,
+    number: np.ndarray,
+    size: int,
+    low: float,
+    seen: np.ndarray,
+    base: int,
+) -> np.ndarray:  # pragma: no cover
+    """Distinct non-missing values per group: row ``j`` is ``x[take[j]]`` of group
+    ``number[j]``; the values are whole numbers from ``low`` on, and ``seen`` (one slot per
+    possible value) holds the last group that had each value — groups are numbered from
+    ``base`` so that ``seen`` carries over from chunk to chunk without clearing."""
+    out = np.zeros(size)
+    for j in range(len(take)):
+        v = x[take[j]]
+        if v == v:
+            g = number[j]
+            slot = int(v - low)
+            if seen[slot] != base + g:
+                seen[slot] = base + g
+                out[g] += 1.0
+    return out

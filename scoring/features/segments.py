@@ -145,7 +145,7 @@ class SegmentAggregator:
         lasts = [
             None
             if last is None
-            else _LastN(_Numbers(frame.get_column(last[0])).values(dest), last[1], len(starts))
+            else _LastN(_Numbers(frame.get_column(last[0])).values(dest), last[1])
             for last in self.lasts
         ]
         where = None if self.align is None else _positions(unique_keys, self.align[0])
@@ -340,7 +340,7 @@ class _Plan:
             if mask is not None:
                 take = np.flatnonzero(mask[rows])
             elif last is not None:
-                take = last.take(rows, number, g1 - g0)
+                take = last.take(rows, number)
             takes.append(take)
         numbers = [number if t is None else np.take(number, t) for t in takes]
         into, kept = self._into(g0, g1)
@@ -371,20 +371,24 @@ class _Plan:
             for o in outputs:
                 if o.agg == "nunique":
                     pairs.append((i, o.name))
-        span = _whole_number_span(values, min(self.size, CHUNK_ROWS)) if pairs else None
+        span = _whole_number_span(values, self.rows) if pairs else None
         if pairs and span is None:  # the buffer is reused: the Polars path gets a copy
             leftover = [(values.copy(), i, name) for i, name in pairs]
             pairs = []
+        # nunique: per subset, the last group that had each value (one slot per value)
+        seen = [np.full(span[1] if span else 0, -1, dtype=np.int64) for _ in pairs]
+        distinct = _kernels().distinct_counts
         with np.errstate(invalid="ignore", divide="ignore"):
             for lay in self.layouts:
                 x = values[lay.rows]
                 out: dict[str, np.ndarray] = {}
                 for i, outputs in plain:
                     _numeric(out, outputs, lay.numbers[i], lay.size, x, lay.index(i))
-                for i, name in pairs:
+                for (i, name), slots in zip(pairs, seen, strict=True):
                     assert span is not None
-                    values_i = _pick(x, lay.takes[i])
-                    out[name] = _distinct_pairs(lay.numbers[i], lay.size, values_i, *span)
+                    number = lay.numbers[i]
+                    index = lay.index(i)
+                    out[name] = distinct(x, index, number, lay.size, span[0], slots, lay.g0)
                 self._store(lay, out)
         return leftover
 
@@ -454,41 +458,24 @@ class _LastN:
     at least the group's N-th highest (duplicates counted) — exactly the rows whose
     ``rank(method="min", descending=True)`` is at most N. Missing values are never kept."""
 
-    def __init__(self, values: np.ndarray, n: int, groups: int) -> None:
+    def __init__(self, values: np.ndarray, n: int) -> None:
         self.values = values
         self.n = n
-        self.span = _whole_number_span(values, min(groups, CHUNK_ROWS))
 
-    def take(self, rows: slice, number: np.ndarray, size: int) -> np.ndarray:
+    def take(self, rows: slice, number: np.ndarray) -> np.ndarray:
         """Positions (within the chunk) of the kept rows; ``number``: group of each row."""
-        x = self.values[rows]
-        idx = np.flatnonzero(~np.isnan(x))
-        x, number = np.take(x, idx), np.take(number, idx)
-        if self.span is not None:  # one int64 sort: group ascending, value descending
-            low, width = self.span
-            high = low + width - 1
-            key = number * width
-            key += (high - x).astype(np.int64)
-            key.sort()
-            ranked = high - (key % width).astype(np.float64)
-        else:
-            ranked = x[np.lexsort((-x, number))]
-        counts = np.bincount(number, minlength=size)
-        first = np.cumsum(counts) - counts
-        full = counts >= self.n
-        threshold = np.full(size, -np.inf)
-        threshold[full] = ranked[first[full] + self.n - 1]
-        return idx[x >= np.take(threshold, number)]
+        out: np.ndarray = _kernels().last_n(self.values[rows], number, self.n)
+        return out
 
 
-def _whole_number_span(values: np.ndarray, groups: int) -> tuple[float, int] | None:
-    """(lowest value, width) when the non-missing values are whole numbers whose (group, value)
-    pairs fit an int64 for ``groups`` groups (ids, versions, day counts); else None."""
+def _whole_number_span(values: np.ndarray, rows: int) -> tuple[float, int] | None:
+    """(lowest value, width) when the non-missing values are whole numbers in a range of at
+    most ``max(rows, 65536)`` values (ids, versions, day counts); else None."""
     whole, low, high = _kernels().whole_number_range(values)
     if not whole or not math.isfinite(high - low):
         return None
     width = int(high - low + 1)
-    return (float(low), width) if width * groups < 2**62 else None
+    return (float(low), width) if width <= max(rows, 1 << 16) else None
 
 
 def _release_freed_memory() -> None:
@@ -628,20 +615,6 @@ def _in_order(values: np.ndarray | pl.Series, order: np.ndarray | None) -> np.nd
 def _pick(values: np.ndarray, take: np.ndarray | None) -> np.ndarray:
     """A subset's values within a chunk (all of them when ``take`` is None)."""
     return values if take is None else np.take(values, take)
-
-
-def _distinct_pairs(
-    number: np.ndarray, size: int, x: np.ndarray, low: float, width: int
-) -> np.ndarray:
-    """Distinct non-missing whole numbers per group of one chunk: sorted (group, value) pairs."""
-    valid = ~np.isnan(x)
-    pairs = number[valid] * width
-    pairs += (x[valid] - low).astype(np.int64)
-    pairs.sort()
-    first = np.empty(len(pairs), dtype=bool)
-    first[:1] = True
-    np.not_equal(pairs[1:], pairs[:-1], out=first[1:])
-    return np.bincount(pairs[first] // width, minlength=size).astype(np.float64)
 
 
 def _key_groups(

@@ -133,22 +133,30 @@ def test_chunk_size_does_not_change_any_bit(
     stats = tuple(Output(f"X_{a}", a) for a in ("min", "max", "mean", "sum", "var", "count"))
     distinct = (Output("I_NUNIQUE", "nunique"),)
     masked = (Output("P_X_SUM", "sum"), Output("P_X_VAR", "var"))
+    masked_distinct = (Output("P_I_NUNIQUE", "nunique"),)
     agg = SegmentAggregator(
         "K",
         [
             SubsetTask(None, (ColumnTask("X", stats), ColumnTask("I", distinct))),
-            SubsetTask("M", (ColumnTask("X", masked),)),
+            SubsetTask("M", (ColumnTask("X", masked), ColumnTask("I", masked_distinct))),
         ],
-        [o.name for o in (*stats, *distinct, *masked)],
+        [o.name for o in (*stats, *distinct, *masked, *masked_distinct)],
     )
     whole = agg(data)
     monkeypatch.setattr(segments, "CHUNK_ROWS", chunk_rows)
     monkeypatch.setattr(segments, "PARALLEL_ROWS", 0)
     assert agg(data).equals(whole)
-    expected = data.group_by("K").agg(pl.col("I").n_unique()).sort("K")
+    expected = data.group_by("K").agg(
+        pl.col("I").n_unique(), pl.col("I").filter(pl.col("M")).n_unique().alias("P")
+    )
+    expected = expected.sort("K")
     assert (
         whole.get_column("I_NUNIQUE").to_list()
         == expected.get_column("I").cast(pl.Float64).to_list()
+    )
+    assert (  # each subset counts its own distinct values (the subsets share nothing)
+        whole.get_column("P_I_NUNIQUE").to_list()
+        == expected.get_column("P").cast(pl.Float64).to_list()
     )
 
 
@@ -241,6 +249,29 @@ def test_last_n_rows_are_those_polars_ranks_in(
                 expected.get_column(name).to_numpy(), nan_ok=True
             ), (last, name)
     assert not got[1].equals(got[3])  # the window matters
+
+
+@pytest.mark.parametrize("n", [1, 2, 4])
+def test_last_n_kernel_edge_cases(n: int) -> None:
+    """Groups shorter than N, all missing, ties at the N-th value, N-th value repeated before
+    higher ones: the kept rows are those Polars' rank(method="min", descending) keeps."""
+    from scoring.features.kernels import last_n
+
+    nan = np.nan
+    groups = [
+        [3.0],
+        [nan, nan],
+        [5.0, 5.0, 5.0],
+        [1.0, 7.0, 7.0, 3.0, 7.0],
+        [2.0, 2.0, 9.0, nan, 2.0, 4.0],
+        [-1.0, -3.0, -2.0, -1.0],
+    ]
+    x = np.array([v for g in groups for v in g])
+    number = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+    frame = pl.DataFrame({"g": number, "x": x}).with_columns(pl.col("x").fill_nan(None))
+    rank = pl.col("x").rank(method="min", descending=True).over("g")
+    expected = frame.with_row_index().filter(rank <= n).get_column("index").to_list()
+    assert last_n(x, number, n).tolist() == expected
 
 
 def test_aligned_output_is_the_left_join_of_the_keys() -> None:
