@@ -6,17 +6,20 @@ each) and the spec asks for ~950 aggregates. Polars' in-memory group-by pays ~10
 *per aggregation* on these shapes (it slices every group for every expression); numpy's
 ``ufunc.reduceat`` still pays ~20 ns per group per aggregate.
 
-How: the rows are never sorted as a table. The keys alone are put in order (a stable argsort,
-or of their runs when the input comes in runs of one key, as bureau_balance does), and the
-groups are cut into chunks of whole groups of ~128 k rows. For each column (converted to numpy
-once, in the thread Polars runs this node in) a helper thread gathers each chunk's rows in key
-order and a compiled kernel (:mod:`scoring.features.kernels`, numba, GIL released) computes
-count, sum, min, max and the two-pass variance of every group of every subset in one pass over
-the rows, with no per-group cost. Category shares are one ``bincount`` per text column and
-chunk (all its levels at once); distinct counts sort (group, value) pairs per chunk. Subsets
-are boolean columns from the Polars plan (``where``) or computed here per chunk (``last`` N:
-rows at or above each key's N-th highest value). Client blocks can come out aligned to the
-applications (one row per application key), so the builder needs no join.
+How: the rows are never sorted as a table. The keys alone are put in order (a compiled
+counting sort: keys are ids in a modest range), and the groups are cut into chunks of whole
+groups of ~128 k rows. Each column is written once, straight into key order, from the Arrow
+chunks Polars hands over (a compiled scatter, nulls to NaN from the validity bits, into a
+buffer each helper thread reuses); a compiled kernel (:mod:`scoring.features.kernels`, numba,
+GIL released) then computes count, sum, min, max and the two-pass variance of every group of
+every subset of a chunk in one pass over its rows, with no per-group cost. Category shares are
+one ``bincount`` per text column and chunk (all its levels at once); distinct counts keep the
+last group seen per value (compiled, one pass). Subsets are boolean columns from the Polars
+plan (``where``) or computed here per chunk (``last`` N: rows at or above each key's N-th
+highest value, compiled). Client blocks can come out aligned to the applications (one row per
+application key): each key's values are then written straight to its row, the block's outputs
+being rows of one 2-D array (huge pages), handed to Polars without a copy — so the builder
+needs no join.
 
 Semantics — the same as the generic Narwhals ``group_by`` path and the pandas reference (tests
 compare all three): ``null``/NaN is missing; ``count`` counts non-missing values; ``sum`` is 0
