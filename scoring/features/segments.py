@@ -223,10 +223,15 @@ class SegmentAggregator:
                 values[absent] = np.nan if empty is None else empty
                 out[name] = values
             keys = targets
+        key = pl.Series(self.key, np.asarray(keys, dtype=np.int64))
+        if len(key) < PARALLEL_ROWS:  # a request's few keys: one small frame, no Polars query
+            return pl.DataFrame(
+                [key, *(pl.Series(n, out.pop(n), nan_to_null=True) for n in self.names)]
+            )
         # numpy arrays become Polars columns without a copy; Polars then turns NaN into null
         # in its threads, a batch of columns at a time (memory), ~2x faster than column by
         # column in this thread.
-        parts = [pl.DataFrame({self.key: np.asarray(keys, dtype=np.int64)})]
+        parts = [key.to_frame()]
         for i in range(0, len(self.names), OUTPUT_BATCH):
             batch = self.names[i : i + OUTPUT_BATCH]
             columns = pl.DataFrame({n: out.pop(n) for n in batch})
