@@ -9,17 +9,27 @@ import numpy as np
 
 def compile_all() -> None:
     """Compile (or load from numba's on-disk cache) every kernel for the types the engine
-    passes: float64 values, int64 positions and groups."""
+    passes: float64 values, int64 positions and groups — each input array both writable and
+    read-only (numba compiles those separately; Polars' and Arrow's buffers are read-only)."""
     one = np.zeros(1, dtype=np.int64)
-    group_stats(np.zeros(1), one, one, 1, True)
-    whole_number_range(np.zeros(1))
-    key_range(one)
-    counting_order(one, 0, 1, np.empty(1, dtype=np.int64), np.empty(1, dtype=np.int64))
     bits = np.ones(1, dtype=np.uint8)
-    place_floats(np.zeros(1), one, 0, np.zeros(1), bits, 0, 1)
-    place_flags(np.zeros(1), one, 0, bits, bits, 0, 1)
-    last_n(np.zeros(1), one, 1)
-    distinct_counts(np.zeros(1), one, one, 1, 0.0, np.full(1, -1, dtype=np.int64), 0)
+    for x, k, b in zip(_both(np.zeros(1)), _both(one), _both(bits), strict=True):
+        group_stats(x, one, one, 1, True)
+        whole_number_range(x)
+        key_range(k)
+        counting_order(k, 0, 1, np.empty(1, dtype=np.int64), np.empty(1, dtype=np.int64))
+        last_n(x, one, 1)
+        distinct_counts(x, one, one, 1, 0.0, np.full(1, -1, dtype=np.int64), 0)
+        for valid in _both(bits):
+            place_floats(np.zeros(1), one, 0, x, valid, 0, 1)
+            place_flags(np.zeros(1), one, 0, b, valid, 0, 1)
+
+
+def _both(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``array`` and a read-only copy of it."""
+    frozen = array.copy()
+    frozen.flags.writeable = False
+    return array, frozen
 
 
 @numba.njit(nogil=True, cache=True)

@@ -362,3 +362,29 @@ def test_numbers_of_a_chunked_sliced_column_with_nulls_land_in_key_order() -> No
         in_order = np.empty(len(series))
         in_order[dest] = expected
         np.testing.assert_array_equal(got, in_order)
+
+
+def test_warm_up_compiles_every_kernel_signature_a_build_uses() -> None:
+    """After ``compile_kernels`` (the API's warm-up), neither a batch build nor a request with
+    history compiles anything: Arrow's read-only buffers give numba signatures of their own."""
+    import pandas as pd
+
+    from scoring.features import FeatureBuilder, kernels, segments
+    from scoring.features.sample import random_applications, random_history
+    from tests.unit.test_features_spec import DEFAULT
+
+    rng = np.random.default_rng(5)
+    ids = np.arange(600_001, 600_101)
+    apps = random_applications(ids, rng, train=True).drop(columns="TARGET")
+    tables = {  # shuffled: the keys need ordering
+        t: pl.from_pandas(f).sample(fraction=1.0, shuffle=True, seed=1)
+        for t, f in random_history(ids, rng).items()
+    }
+    builder = FeatureBuilder.from_spec(DEFAULT).fit(apps)
+    segments.compile_kernels()
+    dispatchers = [v for v in vars(kernels).values() if hasattr(v, "signatures")]
+    before = {d.__name__: len(d.signatures) for d in dispatchers}
+    builder.build(apps, tables)
+    app = {k: (None if pd.isna(v) else v) for k, v in apps.iloc[0].to_dict().items()}
+    builder.for_application(app, {"bureau": [{"SK_ID_BUREAU": 1, "SK_ID_CURR": int(ids[0])}]})
+    assert {d.__name__: len(d.signatures) for d in dispatchers} == before
